@@ -1,0 +1,1 @@
+"""The nurture engine: domain core, track DSL, Temporal runtime, storage and mail."""

@@ -1,0 +1,65 @@
+"""The track DSL: Python builders that compile to versioned, JSON-ready specs."""
+
+from engine.dsl.builders import (
+    all_of,
+    any_of,
+    attribute,
+    branch,
+    days,
+    disqualified,
+    end,
+    escalate,
+    escalate_now,
+    fit_is,
+    go_to,
+    hours,
+    in_phase,
+    matches_lead,
+    move_to,
+    not_,
+    notify_sales,
+    on,
+    playbook,
+    route,
+    score,
+    seen,
+    send,
+    send_email,
+    suppress,
+    suppress_now,
+    track,
+    trigger,
+    wait,
+    wait_for,
+    when,
+)
+from engine.dsl.conditions import Condition, Facts, evaluate, event_matches
+from engine.dsl.spec import (
+    Cadence,
+    PlaybookSpec,
+    SilenceRule,
+    SlaPolicy,
+    Step,
+    TrackSpec,
+    Trigger,
+)
+from engine.dsl.validate import validate_playbook, validate_track
+from engine.scoring import (
+    FitRules,
+    IntentRules,
+    NegativeRule,
+    RelationshipRules,
+    ScoringModel,
+    SizeBand,
+    TitleRule,
+)
+
+__all__ = [
+    "Cadence", "Condition", "Facts", "FitRules", "IntentRules", "NegativeRule", "PlaybookSpec",
+    "RelationshipRules", "ScoringModel", "SilenceRule", "SizeBand", "SlaPolicy", "Step",
+    "TitleRule", "TrackSpec", "Trigger", "all_of", "any_of", "attribute", "branch", "days",
+    "disqualified", "end", "escalate", "escalate_now", "evaluate", "event_matches", "fit_is",
+    "go_to", "hours", "in_phase", "matches_lead", "move_to", "not_", "notify_sales", "on",
+    "playbook", "route", "score", "seen", "send", "send_email", "suppress", "suppress_now",
+    "track", "trigger", "validate_playbook", "validate_track", "wait", "wait_for", "when",
+]

@@ -1,0 +1,171 @@
+"""Validation of tracks and playbooks. Every error names the track, the step and the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from engine.dsl.spec import (
+    TERMINAL_KINDS,
+    BranchStep,
+    MoveAction,
+    MoveStep,
+    PlaybookSpec,
+    SendAction,
+    SendStep,
+    Step,
+    TrackSpec,
+    Trigger,
+    WaitForStep,
+    WaitStep,
+)
+from engine.errors import TrackError
+
+
+def exits_of(step: Step) -> list[str]:
+    """The step ids a step can go to next."""
+    if isinstance(step, SendStep | WaitStep):
+        return [step.next] if step.next else []
+    if isinstance(step, WaitForStep):
+        targets = [b.next for b in step.branches]
+        return targets + ([step.on_timeout] if step.on_timeout else [])
+    if isinstance(step, BranchStep):
+        return [c.next for c in step.cases] + ([step.otherwise] if step.otherwise else [])
+    return []
+
+
+def validate_track(spec: TrackSpec) -> None:
+    """Check one track's shape: ids, links, reachability, an end, no busy loops."""
+    name = spec.name
+    if not spec.steps:
+        raise TrackError(name, "has no steps", fix="add at least one step, e.g. exit('done')")
+    ids: dict[str, Step] = {}
+    for step in spec.steps:
+        if step.id in ids:
+            raise TrackError(name, "step id is used twice", step=step.id,
+                             fix="give every step its own id")
+        ids[step.id] = step
+    for step in spec.steps:
+        _check_step(name, step)
+        for target in exits_of(step):
+            if target not in ids:
+                raise TrackError(name, f"goes to unknown step {target!r}", step=step.id,
+                                 fix=f"point it at one of {sorted(ids)}")
+        if step.kind not in TERMINAL_KINDS and not exits_of(step):
+            raise TrackError(name, "is a dead end: nothing comes after it", step=step.id,
+                             fix="add a following step or end the track with exit(), "
+                                 "move_to(), escalate() or suppress()")
+    reachable = _reachable(spec.steps[0].id, ids)
+    for step in spec.steps:
+        if step.id not in reachable:
+            raise TrackError(name, "can never be reached", step=step.id,
+                             fix="remove it, or point a then=/goto= of an earlier step at it")
+    if not any(ids[s].kind in TERMINAL_KINDS for s in reachable):
+        raise TrackError(name, "has no way to end", step=spec.steps[-1].id,
+                         fix="add an exit(), move_to(), escalate() or suppress() step")
+    _check_busy_loops(name, ids)
+    for trigger in spec.triggers:
+        _check_trigger(name, trigger)
+
+
+def _check_step(track: str, step: Step) -> None:
+    if isinstance(step, WaitStep) and step.duration <= timedelta(0):
+        raise TrackError(track, "waits for no time", step=step.id, fix="give a positive duration")
+    if isinstance(step, WaitForStep):
+        if not step.branches:
+            raise TrackError(track, "waits for no event", step=step.id,
+                             fix="add on('event_type', goto='step') branches")
+        if step.timeout <= timedelta(0):
+            raise TrackError(track, "has no timeout", step=step.id,
+                             fix="give timeout=days(n) so a quiet lead moves on")
+    if isinstance(step, BranchStep) and not step.cases:
+        raise TrackError(track, "branches on nothing", step=step.id,
+                         fix="add when(condition, goto='step') cases")
+
+
+def _check_trigger(track: str, trigger: Trigger) -> None:
+    if not trigger.on:
+        raise TrackError(track, f"trigger {trigger.name!r} listens to no event",
+                         fix="give on=['event_type', ...]")
+    if not trigger.actions:
+        raise TrackError(track, f"trigger {trigger.name!r} does nothing",
+                         fix="give then=[...] actions")
+
+
+def _reachable(start: str, ids: dict[str, Step]) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in ids:
+            continue
+        seen.add(current)
+        todo.extend(exits_of(ids[current]))
+    return seen
+
+
+def _check_busy_loops(track: str, ids: dict[str, Step]) -> None:
+    """A loop must pass through a wait, or it would send email in a tight circle."""
+    timeless = {k: s for k, s in ids.items() if s.kind not in ("wait", "wait_for")}
+    state: dict[str, int] = {}
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        for nxt in exits_of(timeless[node]):
+            if nxt not in timeless:
+                continue
+            if state.get(nxt) == 1:
+                raise TrackError(track, f"loops back to {nxt!r} without waiting", step=node,
+                                 fix="put a wait() or wait_for() inside the loop")
+            if nxt not in state:
+                visit(nxt)
+        state[node] = 2
+
+    for node in timeless:
+        if node not in state:
+            visit(node)
+
+
+def validate_playbook(spec: PlaybookSpec, templates: Iterable[str] | None = None) -> None:
+    """Check every track, every cross-track reference and (if given) every template name."""
+    known_templates = set(templates) if templates is not None else None
+    tracks = spec.tracks
+
+    def need_track(owner: str, target: str, step: str | None = None) -> None:
+        if target not in tracks:
+            raise TrackError(owner, f"moves to unknown track {target!r}", step=step,
+                             fix=f"use one of {sorted(tracks)} or add that track")
+
+    def need_template(owner: str, template: str, step: str | None = None) -> None:
+        if known_templates is not None and template not in known_templates:
+            raise TrackError(owner, f"uses unknown template {template!r}", step=step,
+                             fix=f"create templates/email/{template}/ (subject.txt, body.txt, "
+                                 "body.html) or fix the name")
+
+    for key, track in tracks.items():
+        if key != track.name:
+            raise TrackError(track.name, f"is registered under another name {key!r}",
+                             fix="register each track under its own name")
+        validate_track(track)
+        for step in track.steps:
+            if isinstance(step, MoveStep):
+                need_track(track.name, step.track, step.id)
+            if isinstance(step, SendStep):
+                need_template(track.name, step.template, step.id)
+    for owner, trigger in [(t.name, trg) for t in tracks.values() for trg in t.triggers] + [
+        ("(playbook)", trg) for trg in spec.triggers
+    ]:
+        _check_trigger(owner, trigger)
+        for action in trigger.actions:
+            if isinstance(action, MoveAction):
+                need_track(owner, action.track, f"trigger {trigger.name}")
+            if isinstance(action, SendAction):
+                need_template(owner, action.template, f"trigger {trigger.name}")
+    need_track("(playbook)", spec.default_track, "default track")
+    for rule in spec.entry:
+        need_track("(playbook)", rule.track, "entry rule")
+    if spec.silence is not None:
+        need_track("(playbook)", spec.silence.track, "silence rule")
+    if spec.cadence.window_start_hour >= spec.cadence.window_end_hour:
+        raise TrackError("(playbook)", "send window starts after it ends",
+                         fix="window_start_hour must be below window_end_hour")

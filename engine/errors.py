@@ -1,0 +1,51 @@
+"""One error root for the engine.
+
+    NurtureError
+    ├── TrackError          a track or playbook definition is invalid (names track, step, fix)
+    ├── TemplateError       a template is missing or fails to render
+    ├── ScenarioError       a simulation scenario is malformed (names the field)
+    ├── ConfigError         a setting is missing or has a bad value
+    └── DeliveryError       an email could not be delivered
+        └── PermanentDeliveryError   retrying will not help (5.x.x, suppressed address)
+
+Activities turn permanent errors into non-retryable failures; everything else retries.
+"""
+
+from __future__ import annotations
+
+
+class NurtureError(Exception):
+    """Root of every error the engine raises on purpose."""
+
+
+class TrackError(NurtureError):
+    """A track definition is invalid; the message names the track, the step and the fix."""
+
+    def __init__(self, track: str, problem: str, *, step: str | None = None, fix: str = "") -> None:
+        self.track, self.step, self.problem, self.fix = track, step, problem, fix
+        where = f"track {track!r}" + (f", step {step!r}" if step else "")
+        super().__init__(f"{where}: {problem}" + (f" — fix: {fix}" if fix else ""))
+
+
+class TemplateError(NurtureError):
+    """A template is missing or cannot be rendered."""
+
+
+class ScenarioError(NurtureError):
+    """A simulation scenario is malformed."""
+
+
+class ConfigError(NurtureError):
+    """A setting is missing or has a bad value."""
+
+
+class DeliveryError(NurtureError):
+    """An email could not be delivered (transient unless a subclass says otherwise)."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Delivery failed in a way that retrying cannot fix."""
+
+    def __init__(self, message: str, *, suppress: bool = False) -> None:
+        self.suppress = suppress
+        super().__init__(message)

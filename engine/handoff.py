@@ -1,0 +1,166 @@
+"""The handoff package a sales rep gets with an escalated lead."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.events import Event
+from engine.leads import LeadProfile
+from engine.scoring import Scores
+
+# What an action says about a lead, strongest first. Opens are left out on purpose:
+# privacy proxies pre-fetch images, so an open proves little.
+MEANINGFUL: dict[str, str] = {
+    "demo_requested": "requested a demo",
+    "contact_requested": "asked to talk to sales",
+    "email_replied": "replied to an email",
+    "roi_calculator_used": "used the ROI calculator",
+    "pricing_page_viewed": "viewed the pricing page",
+    "demo_page_viewed": "looked at the demo page",
+    "comparison_viewed": "read the comparison page",
+    "case_study_downloaded": "downloaded a case study",
+    "case_study_viewed": "read a case study",
+    "webinar_attended": "attended a webinar",
+    "content_downloaded": "downloaded content",
+    "form_submitted": "submitted a form",
+    "buying_committee_signal": "has colleagues engaging too",
+    "email_clicked": "clicked an email",
+    "blog_viewed": "read the blog",
+    "webinar_registered": "registered for a webinar",
+}
+
+PAINS: dict[str, str] = {
+    "roi_calculator_used": "needs to justify the spend with numbers",
+    "pricing_page_viewed": "is sizing cost and plans",
+    "comparison_viewed": "is comparing vendors",
+    "case_study_downloaded": "wants proof it works for companies like theirs",
+    "case_study_viewed": "wants proof it works for companies like theirs",
+    "webinar_attended": "is researching the problem the webinar covered",
+    "demo_requested": "wants to see the product on their own data",
+    "contact_requested": "has a question only sales can answer",
+}
+
+
+class HandoffPackage(BaseModel):
+    """Everything a rep needs to open the conversation well."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tier: int
+    source: str
+    last_meaningful_action: str
+    content_engaged: list[str]
+    likely_pain: str
+    buying_role: str
+    company_fit: str
+    engagement_pattern: str
+    qualification_reason: str
+    suggested_opener: str
+    scores: dict[str, float]
+
+
+def _ago(then: datetime, now: datetime) -> str:
+    delta = now - then
+    if delta < timedelta(hours=1):
+        return "within the hour"
+    if delta < timedelta(days=1):
+        return f"{int(delta.total_seconds() // 3600)} h ago"
+    return f"{delta.days} days ago"
+
+
+def buying_role(title: str | None, role: str) -> str:
+    """Economic buyer, champion, evaluator or user, from the title."""
+    t = (title or "").lower()
+    if role in ("executive",) or any(w in t for w in ("chief", "ceo", "cfo", "founder",
+                                                      "president", "owner")):
+        return "economic buyer"
+    if any(w in t for w in ("vp", "vice president", "head of", "director")):
+        return "champion (budget influence)"
+    if any(w in t for w in ("engineer", "architect", " it", "it ", "developer", "analyst")):
+        return "technical evaluator"
+    if "manager" in t:
+        return "champion (day-to-day owner)"
+    return "user or unknown role"
+
+
+def company_fit(profile: LeadProfile, scores: Scores) -> str:
+    """One line on the company."""
+    parts = [f"{scores.fit_tier} fit"]
+    if profile.company_size:
+        parts.append(f"{profile.company_size}-person")
+    if profile.industry:
+        parts.append(profile.industry)
+    parts.append(f"company {profile.company or profile.company_domain or '(unknown)'}")
+    if profile.country:
+        parts.append(f"in {profile.country}")
+    text = " ".join(parts)
+    if scores.flags:
+        text += f" — flagged: {', '.join(scores.flags)}"
+    return text
+
+
+def engagement_pattern(events: list[Event], now: datetime) -> str:
+    """How often and how recently the lead acts, and whether it is speeding up."""
+    real = [e for e in events if e.type in MEANINGFUL or e.type == "email_opened"]
+    if not real:
+        return "no engagement yet"
+    week = sum(1 for e in real if now - e.at <= timedelta(days=7))
+    month = sum(1 for e in real if now - e.at <= timedelta(days=30))
+    first = min(e.at for e in real)
+    span = max((now - first).days, 0)
+    trend = "accelerating" if week * 4 > month and week >= 2 else "steady" if week else "cooling"
+    return f"{len(real)} actions over {span} days, {week} in the last 7 days — {trend}"
+
+
+def build_handoff(profile: LeadProfile, events: list[Event], scores: Scores, *, tier: int,
+                  reason: str, now: datetime) -> HandoffPackage:
+    """Assemble the handoff package; pure, from what the workflow already knows."""
+    ranked = sorted(
+        (e for e in events if e.type in MEANINGFUL),
+        key=lambda e: (list(MEANINGFUL).index(e.type), -e.at.timestamp()),
+    )
+    newest = max((e for e in events if e.type in MEANINGFUL), key=lambda e: e.at, default=None)
+    last = f"{MEANINGFUL[newest.type]} ({_ago(newest.at, now)})" if newest else "none yet"
+    content: list[str] = []
+    for e in sorted(events, key=lambda e: e.at, reverse=True):
+        label = str(e.properties.get("title") or e.properties.get("topic")
+                    or e.properties.get("template") or "")
+        if e.type in MEANINGFUL and e.type != "email_opened" and label:
+            item = f"{e.type.replace('_', ' ')}: {label}"
+            if item not in content:
+                content.append(item)
+    pain = next((PAINS[e.type] for e in ranked if e.type in PAINS), "not yet clear")
+    role = buying_role(profile.title, scores.role)
+    who = profile.full_name + (f" ({profile.title}, {profile.company})"
+                               if profile.title and profile.company else "")
+    strongest = [MEANINGFUL[t] for t in dict.fromkeys(e.type for e in ranked)][:2]
+    did = " and ".join(strongest) if strongest else "engaged with nurture email"
+    sentence = (f"{who} {did}; {scores.fit_tier} fit, {scores.intent_level} intent "
+                f"(score {scores.total:g}) — {reason}.")
+    opener = _opener(profile, newest, pain)
+    return HandoffPackage(
+        tier=tier, source=profile.source or "unknown", last_meaningful_action=last,
+        content_engaged=content[:8], likely_pain=pain, buying_role=role,
+        company_fit=company_fit(profile, scores),
+        engagement_pattern=engagement_pattern(events, now), qualification_reason=sentence,
+        suggested_opener=opener, scores=scores.as_dict(),
+    )
+
+
+def _opener(profile: LeadProfile, newest: Event | None, pain: str) -> str:
+    name = profile.first_name or "there"
+    company = profile.company or "your team"
+    if newest is None:
+        return f"Hi {name}, what prompted {company} to look at this now?"
+    if newest.type in ("demo_requested", "contact_requested"):
+        return (f"Hi {name}, thanks for reaching out — before we meet, what would make the "
+                f"call worth it for {company}?")
+    if newest.type in ("pricing_page_viewed", "roi_calculator_used"):
+        return (f"Hi {name}, you were weighing cost — happy to size a plan for {company} in "
+                "15 minutes, with numbers from teams your size.")
+    if newest.type == "webinar_attended":
+        topic = newest.properties.get("topic") or "the webinar"
+        return f"Hi {name}, after {topic}, which part is most urgent for {company}?"
+    return f"Hi {name}, it looks like {company} {pain}; is that on your plate this quarter?"

@@ -1,0 +1,70 @@
+"""Leads: the profile producers send, and the phases a lead moves through."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Phase(StrEnum):
+    """Where a lead is in its life."""
+
+    QUALIFICATION = "qualification"
+    ACCELERATION = "acceleration"
+    CONVERSION = "conversion"
+    RE_ENGAGEMENT = "re_engagement"
+    REACTIVATION = "reactivation"
+    SALES = "sales"
+    SUPPRESSED = "suppressed"
+    EXITED = "exited"
+
+
+NURTURE_PHASES: frozenset[Phase] = frozenset(
+    {Phase.QUALIFICATION, Phase.ACCELERATION, Phase.CONVERSION, Phase.RE_ENGAGEMENT,
+     Phase.REACTIVATION}
+)
+
+
+class LeadProfile(BaseModel):
+    """What we know about a person. Only `id` and `email` are required."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=320)
+    first_name: str | None = None
+    last_name: str | None = None
+    title: str | None = None
+    company: str | None = None
+    company_domain: str | None = None
+    company_size: int | None = Field(default=None, ge=0)
+    industry: str | None = None
+    country: str | None = None
+    timezone: str | None = None
+    source: str | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email_has_domain(cls, value: str) -> str:
+        local, _, domain = value.strip().rpartition("@")
+        if not local or "." not in domain:
+            raise ValueError(f"{value!r} is not an email address (expected name@company.com)")
+        return f"{local}@{domain.lower()}"
+
+    @property
+    def email_domain(self) -> str:
+        """The part of the email address after the @."""
+        return self.email.rpartition("@")[2]
+
+    @property
+    def full_name(self) -> str:
+        """First and last name, or the email address when both are unknown."""
+        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return name or self.email
+
+    def attribute(self, name: str) -> object:
+        """A profile field by name (used by conditions); unknown names are an error."""
+        if name not in type(self).model_fields and name != "email_domain":
+            raise KeyError(name)
+        return getattr(self, name)

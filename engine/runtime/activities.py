@@ -1,0 +1,159 @@
+"""Activities: the only place the lead workflow touches the database and SMTP.
+
+They are methods of one class built with its dependencies (store, renderer, transport),
+so tests hand in an in-memory transport and a temporary database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from temporalio import activity
+
+from engine.errors import DeliveryError, PermanentDeliveryError, TemplateError
+from engine.mail import (
+    EmailContext,
+    MailTransport,
+    SenderIdentity,
+    TemplateRenderer,
+    compose,
+    make_message_id,
+    sign_token,
+)
+from engine.runtime.models import (
+    Done,
+    PositionInput,
+    RegisterLeadInput,
+    RegisterLeadResult,
+    SalesTaskInput,
+    SendEmailInput,
+    SendEmailResult,
+    SuppressInput,
+)
+from engine.store import Store
+
+T = TypeVar("T")
+
+# Addresses at these domains are people, not companies: no account grouping for them.
+PERSONAL_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com",
+    "icloud.com", "me.com", "aol.com", "proton.me", "protonmail.com", "gmx.com", "mail.com",
+})
+
+
+class NurtureActivities:
+    """The lead workflow's side effects, built with what they need."""
+
+    def __init__(self, *, store: Store, renderer: TemplateRenderer, transport: MailTransport,
+                 sender: SenderIdentity, base_url: str, secret: str) -> None:
+        self.store, self.renderer, self.transport = store, renderer, transport
+        self.sender, self.base_url, self.secret = sender, base_url.rstrip("/"), secret
+
+    @staticmethod
+    async def _db(work: Callable[[], T]) -> T:
+        return await asyncio.to_thread(work)
+
+    @activity.defn(name="register_lead")
+    async def register_lead(self, input: RegisterLeadInput) -> RegisterLeadResult:
+        """Save the profile; return colleagues at the same company and any suppression."""
+        lead = input.lead
+
+        def work() -> RegisterLeadResult:
+            self.store.upsert_lead(lead, now=input.now)
+            domain = (lead.company_domain or lead.email_domain).lower()
+            colleagues = [] if domain in PERSONAL_DOMAINS else self.store.colleagues(lead.id,
+                                                                                     domain)
+            return RegisterLeadResult(colleagues=colleagues,
+                                      suppressed_reason=self.store.suppression(lead.email))
+
+        return await self._db(work)
+
+    def unsubscribe_links(self, lead_id: str) -> tuple[str, str]:
+        """The one-click HTTPS link and the mailto fallback for a lead."""
+        token = sign_token(lead_id, self.secret)
+        domain = self.sender.email.rpartition("@")[2]
+        return (f"{self.base_url}/u/{token}",
+                f"mailto:unsubscribe@{domain}?subject=unsubscribe%20{token}")
+
+    @activity.defn(name="send_email")
+    async def send_email(self, input: SendEmailInput) -> SendEmailResult:
+        """Deliver one email at most once: recorded before SMTP, suppression checked last."""
+        lead = input.lead
+        reason = await self._db(lambda: self.store.suppression(lead.email))
+        if reason is not None:
+            return SendEmailResult(status="suppressed", detail=reason)
+        url, mailto = self.unsubscribe_links(lead.id)
+        context = EmailContext.for_lead(lead, sender=self.sender, unsubscribe_url=url,
+                                        ctx=input.ctx, event=input.event or None)
+        try:
+            rendered = self.renderer.render(input.template, context)
+        except TemplateError as err:
+            activity.logger.error("template %s failed: %s", input.template, err)
+            return SendEmailResult(status="failed", detail=str(err))
+        message_id = make_message_id(input.key, self.sender.email.rpartition("@")[2])
+        decision = await self._db(lambda: self.store.begin_send(
+            key=input.key, lead_id=lead.id, to_address=lead.email, template=input.template,
+            track=input.track, step=input.step, subject=rendered.subject,
+            message_id=message_id, now=input.now))
+        if decision == "done":
+            return SendEmailResult(status="already_sent", subject=rendered.subject,
+                                   message_id=message_id)
+        if decision == "unknown":
+            return SendEmailResult(status="unknown", subject=rendered.subject,
+                                   detail="an earlier attempt stopped mid-send; not resent")
+        message = compose(rendered, to=lead.email, sender=self.sender, message_id=message_id,
+                          unsubscribe_url=url, unsubscribe_mailto=mailto)
+        try:
+            await self.transport.send(message)
+        except PermanentDeliveryError as err:
+            await self._finish(input.key, "failed", str(err))
+            if err.suppress:
+                await self._db(lambda: self.store.suppress(
+                    lead.email, lead_id=lead.id, reason=f"hard bounce: {err}", now=input.now))
+                return SendEmailResult(status="bounced", detail=f"hard bounce: {err}")
+            return SendEmailResult(status="failed", subject=rendered.subject, detail=str(err))
+        except DeliveryError as err:
+            await self._finish(input.key, "retry", str(err))
+            raise
+        except Exception as err:
+            await self._finish(input.key, "retry", repr(err))
+            raise
+        await self._finish(input.key, "sent")
+        return SendEmailResult(status="sent", subject=rendered.subject, message_id=message_id)
+
+    async def _finish(self, key: str, status: str, error: str | None = None) -> None:
+        when = activity.info().current_attempt_scheduled_time
+        await self._db(lambda: self.store.finish_send(key, status=status, now=when,
+                                                      error=error))
+
+    @activity.defn(name="create_sales_task")
+    async def create_sales_task(self, input: SalesTaskInput) -> Done:
+        """Write the sales task once, whatever the retries."""
+        handoff: dict[str, Any] = input.handoff.model_dump(mode="json") if input.handoff else {}
+        opener = input.handoff.suggested_opener if input.handoff else ""
+        created = await self._db(lambda: self.store.create_sales_task(
+            id=input.task_id, lead_id=input.lead.id, kind=input.kind, tier=input.tier,
+            reason=input.reason, opener=opener, handoff=handoff, now=input.now,
+            due_at=input.due_at))
+        return Done(changed=created)
+
+    @activity.defn(name="suppress")
+    async def suppress(self, input: SuppressInput) -> Done:
+        """Suppress the lead's address for good."""
+        changed = await self._db(lambda: self.store.suppress(
+            input.lead.email, lead_id=input.lead.id, reason=input.reason, now=input.now))
+        return Done(changed=changed)
+
+    @activity.defn(name="record_position")
+    async def record_position(self, input: PositionInput) -> Done:
+        """Keep the lead row's phase and track current."""
+        await self._db(lambda: self.store.set_lead_position(
+            input.lead_id, phase=input.phase, track=input.track, now=input.now))
+        return Done()
+
+    def all(self) -> list[Callable[..., Any]]:
+        """Every activity, for a worker."""
+        return [self.register_lead, self.send_email, self.create_sales_task, self.suppress,
+                self.record_position]

@@ -1,0 +1,223 @@
+"""One pydantic model in and one out for every workflow, signal, query and activity.
+
+Fields are only ever added with defaults, so payloads of running workflows stay readable.
+No default here reads a clock: workflows pass `workflow.now()` explicitly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from engine.dsl.spec import PlaybookSpec
+from engine.events import Event
+from engine.handoff import HandoffPackage
+from engine.leads import LeadProfile
+from engine.scoring import Scores
+
+
+class Position(BaseModel):
+    """Where in a track the lead is; `seq` makes each visit of a step unique."""
+
+    track: str
+    step: str
+    seq: int
+    deadline: datetime | None = None
+
+
+class SentEmail(BaseModel):
+    """An email the workflow sent."""
+
+    template: str
+    subject: str
+    track: str
+    step: str
+    at: datetime
+    key: str
+
+
+class PendingSend(BaseModel):
+    """A trigger's email waiting for the frequency cap or send window."""
+
+    key: str
+    template: str
+    ctx: dict[str, Any] = Field(default_factory=dict)
+    event: dict[str, Any] = Field(default_factory=dict)
+    track: str
+    step: str
+    not_before: datetime
+
+
+class OpenEscalation(BaseModel):
+    """The sales task a lead is waiting on."""
+
+    task_id: str
+    tier: int
+    reason: str
+    opener: str
+    at: datetime
+    due_at: datetime
+
+
+class JournalEntry(BaseModel):
+    """One line of the lead's timeline (what `nurture simulate` prints)."""
+
+    seq: int
+    at: datetime
+    kind: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class LeadState(BaseModel):
+    """Everything a lead's workflow carries from one run to the next."""
+
+    lead: LeadProfile
+    playbook: PlaybookSpec
+    enrolled_at: datetime
+    phase: str = ""
+    position: Position | None = None
+    seq: int = 0
+    scores: Scores = Scores()
+    events: list[Event] = Field(default_factory=list)
+    seen_ids: list[str] = Field(default_factory=list)
+    event_count: int = 0
+    last_engagement_at: datetime | None = None
+    emails: list[SentEmail] = Field(default_factory=list)
+    outbox: list[PendingSend] = Field(default_factory=list)
+    fired: dict[str, datetime] = Field(default_factory=dict)
+    escalation: OpenEscalation | None = None
+    alerts: list[str] = Field(default_factory=list)
+    committee: list[str] = Field(default_factory=list)
+    suppressed_reason: str | None = None
+    mql_at: datetime | None = None
+    journal: list[JournalEntry] = Field(default_factory=list)
+    inbox: list[Event] = Field(default_factory=list)
+    runs: int = 1
+
+
+class LeadWorkflowInput(BaseModel):
+    """Start a lead's workflow fresh (`state` None) or continue it (`state` carried)."""
+
+    lead: LeadProfile
+    playbook: PlaybookSpec
+    state: LeadState | None = None
+    history_limit: int = 10_000
+
+
+class EventsSignal(BaseModel):
+    """Behavioral events for one lead; ids make a repeated delivery harmless."""
+
+    events: list[Event]
+
+
+class JournalQuery(BaseModel):
+    """Ask for timeline entries after `after_seq`."""
+
+    after_seq: int = 0
+
+
+class JournalPage(BaseModel):
+    """Timeline entries, oldest first."""
+
+    enrolled_at: datetime
+    entries: list[JournalEntry]
+
+
+class LeadSnapshot(BaseModel):
+    """What the lead looks like right now (the state query's answer)."""
+
+    lead: LeadProfile
+    phase: str
+    track: str | None
+    step: str | None
+    playbook_version: str
+    track_version: str | None
+    scores: Scores
+    readiness: int | None
+    mql: bool
+    recent_events: list[Event]
+    event_count: int
+    emails: list[SentEmail]
+    escalation: OpenEscalation | None
+    alerts: list[str]
+    committee: list[str]
+    suppressed_reason: str | None
+    enrolled_at: datetime
+    runs: int
+
+
+# --- activities --------------------------------------------------------------------------
+
+
+class RegisterLeadInput(BaseModel):
+    """Save the profile; learn about colleagues and an existing suppression."""
+
+    lead: LeadProfile
+    now: datetime
+
+
+class RegisterLeadResult(BaseModel):
+    """Colleagues at the same company and whether the address is suppressed."""
+
+    colleagues: list[str] = Field(default_factory=list)
+    suppressed_reason: str | None = None
+
+
+class SendEmailInput(BaseModel):
+    """Render and deliver one email under an idempotency key."""
+
+    key: str
+    lead: LeadProfile
+    template: str
+    track: str
+    step: str
+    ctx: dict[str, Any] = Field(default_factory=dict)
+    event: dict[str, Any] = Field(default_factory=dict)
+    now: datetime
+
+
+class SendEmailResult(BaseModel):
+    """What happened: sent, already_sent, suppressed, unknown (crash mid-send) or bounced."""
+
+    status: str
+    subject: str = ""
+    message_id: str = ""
+    detail: str = ""
+
+
+class SalesTaskInput(BaseModel):
+    """Write a sales task (an escalation with its handoff package, or an alert)."""
+
+    task_id: str
+    lead: LeadProfile
+    kind: str
+    tier: int
+    reason: str
+    handoff: HandoffPackage | None = None
+    now: datetime
+    due_at: datetime | None = None
+
+
+class SuppressInput(BaseModel):
+    """Suppress a lead's address."""
+
+    lead: LeadProfile
+    reason: str
+    now: datetime
+
+
+class PositionInput(BaseModel):
+    """Record where a lead is, for reports and the API."""
+
+    lead_id: str
+    phase: str
+    track: str | None
+    now: datetime
+
+
+class Done(BaseModel):
+    """An activity's plain acknowledgement."""
+
+    changed: bool = True

@@ -1,0 +1,103 @@
+"""Pure decisions the lead workflow makes about an event or a moment.
+
+No Temporal here: everything takes the state and `now`, so it is tested directly and runs
+unchanged inside the workflow sandbox.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from engine.dsl.conditions import Facts, evaluate, event_matches
+from engine.dsl.spec import PlaybookSpec, TrackSpec, Trigger
+from engine.events import Event
+from engine.leads import NURTURE_PHASES, Phase
+from engine.runtime.models import LeadState
+from engine.scoring import Scores, score
+
+MAX_EVENTS = 500
+MAX_SEEN_IDS = 5_000
+MAX_EMAILS = 200
+MAX_JOURNAL = 2_000
+QUIET_PHASES = frozenset({Phase.SUPPRESSED, Phase.SALES})
+
+
+def current_track(state: LeadState) -> TrackSpec | None:
+    """The track the lead runs, if any."""
+    if state.position is None:
+        return None
+    return state.playbook.tracks.get(state.position.track)
+
+
+def facts(state: LeadState, now: datetime) -> Facts:
+    """A snapshot for conditions."""
+    return Facts(lead=state.lead, scores=state.scores.as_dict(), fit_tier=state.scores.fit_tier,
+                 flags=state.scores.flags, phase=state.phase, events=state.events, now=now)
+
+
+def rescore(state: LeadState, now: datetime) -> Scores:
+    """Scores as of `now`."""
+    return score(state.lead, state.events, now=now, enrolled_at=state.enrolled_at,
+                 model=state.playbook.scoring)
+
+
+def entry_track(playbook: PlaybookSpec, state: LeadState, now: datetime) -> str:
+    """The first entry rule that matches the new lead, else the default track."""
+    snapshot = facts(state, now)
+    for rule in playbook.entry:
+        if evaluate(rule.when, snapshot):
+            return rule.track
+    return playbook.default_track
+
+
+def accept(state: LeadState, event: Event) -> bool:
+    """Record an event once; False when its id was already applied."""
+    if event.id in state.seen_ids:
+        return False
+    state.seen_ids.append(event.id)
+    del state.seen_ids[:-MAX_SEEN_IDS]
+    state.events.append(event)
+    state.events.sort(key=lambda e: e.at)
+    del state.events[:-MAX_EVENTS]
+    state.event_count += 1
+    silence = state.playbook.silence
+    if silence is not None and event.type in silence.engagement \
+            and event.properties.get("bot") is not True:
+        if state.last_engagement_at is None or event.at > state.last_engagement_at:
+            state.last_engagement_at = event.at
+    return True
+
+
+def _trigger_applies(trigger: Trigger, state: LeadState, event: Event, now: datetime) -> bool:
+    if not event_matches(event, trigger.on, trigger.where):
+        return False
+    if trigger.phases:
+        if state.phase not in trigger.phases:
+            return False
+    elif state.phase in QUIET_PHASES:
+        return False
+    fired = state.fired.get(trigger.name)
+    if fired is not None:
+        if trigger.once:
+            return False
+        if trigger.cooldown is not None and now - fired < trigger.cooldown:
+            return False
+    return trigger.when is None or evaluate(trigger.when, facts(state, now))
+
+
+def triggers_for(state: LeadState, event: Event, now: datetime) -> list[Trigger]:
+    """Triggers this event fires: the current track's first, then the playbook's."""
+    track = current_track(state)
+    candidates = list(track.triggers if track and state.phase in NURTURE_PHASES else [])
+    candidates += state.playbook.triggers
+    return [t for t in candidates if _trigger_applies(t, state, event, now)]
+
+
+def silence_deadline(state: LeadState) -> datetime | None:
+    """When the silence rule moves an engaged-then-quiet lead to re-engagement."""
+    rule = state.playbook.silence
+    if rule is None or state.last_engagement_at is None or state.position is None:
+        return None
+    if state.phase not in rule.phases or state.position.track == rule.track:
+        return None
+    return state.last_engagement_at + rule.after

@@ -1,0 +1,77 @@
+"""Settings from the environment (`NURTURE_*`, plus Temporal's standard `TEMPORAL_*`)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engine.dsl.spec import PlaybookSpec
+from engine.errors import ConfigError
+
+REPO_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+class Settings(BaseSettings):
+    """Everything the worker and the simulator read from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="NURTURE_", extra="ignore")
+
+    database_url: str = "sqlite:///.nurture/nurture.db"
+    playbook: str = "workflows:PLAYBOOK"
+    templates_dir: Path = REPO_TEMPLATES
+    task_queue: str = "nurture"
+    base_url: str = "http://127.0.0.1:8000"
+    secret: SecretStr = SecretStr("dev-only-secret-change-me")
+
+    sender_name: str = "Maya Chen"
+    sender_title: str = "Head of Customer Education"
+    sender_company: str = "Northwind Analytics"
+    sender_product: str = "Northwind"
+    sender_email: str = "maya@northwind.example"
+    sender_website: str = "https://northwind.example"
+    sender_address: str = ("Northwind Analytics, 500 Market Street, Suite 400, "
+                           "San Francisco, CA 94105, USA")
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: bool = False
+    smtp_starttls: bool | None = None
+
+    temporal_address: str = Field(default="localhost:7233", validation_alias=AliasChoices(
+        "TEMPORAL_ADDRESS", "NURTURE_TEMPORAL_ADDRESS"))
+    temporal_namespace: str = Field(default="default", validation_alias=AliasChoices(
+        "TEMPORAL_NAMESPACE", "NURTURE_TEMPORAL_NAMESPACE"))
+    temporal_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices(
+        "TEMPORAL_API_KEY", "NURTURE_TEMPORAL_API_KEY"))
+
+
+def load_settings() -> Settings:
+    """Read settings; a bad value becomes a ConfigError naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'NURTURE_' + str(e['loc'][0]).upper() if e['loc'] else '?'}: {e['msg']}"
+            for e in err.errors())
+        raise ConfigError(f"bad setting — {problems}") from None
+
+
+def load_playbook(reference: str) -> PlaybookSpec:
+    """Import a playbook named like 'package.module:NAME'."""
+    module_name, _, attribute = reference.partition(":")
+    if not module_name or not attribute:
+        raise ConfigError(f"playbook reference {reference!r} must look like 'module:NAME', "
+                          "e.g. 'workflows:PLAYBOOK'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(f"cannot import playbook module {module_name!r}: {err}") from err
+    spec = getattr(module, attribute, None)
+    if not isinstance(spec, PlaybookSpec):
+        raise ConfigError(f"{reference!r} is not a playbook (build it with engine.dsl.playbook)")
+    return spec

@@ -1,0 +1,43 @@
+"""The storage room: leads, inbound events, email sends, sales tasks and suppressions.
+
+SQLite file by default (`sqlite:///nurture.db`), PostgreSQL by URL
+(`postgresql+psycopg://user@host/db`). Every datetime read back is aware UTC.
+
+    store = Store("sqlite:///nurture.db")
+    if store.record_event(lead.id, event, now=now):
+        ...  # first time this event id was seen
+"""
+
+from engine.store.access import RecordNotFoundError
+from engine.store.connect import EXPECTED_FORMS, mask_password, parse_database_url
+from engine.store.database import Store
+from engine.store.sends import OUTCOME_UNKNOWN, SendClaim
+from engine.store.tables import (
+    EmailSendRow,
+    EventRow,
+    LeadRow,
+    SalesTaskKind,
+    SalesTaskRow,
+    SendStatus,
+    SuppressionRow,
+)
+from engine.store.timestamps import UTCDateTime, as_utc
+
+__all__ = [
+    "EXPECTED_FORMS",
+    "OUTCOME_UNKNOWN",
+    "EmailSendRow",
+    "EventRow",
+    "LeadRow",
+    "RecordNotFoundError",
+    "SalesTaskKind",
+    "SalesTaskRow",
+    "SendClaim",
+    "SendStatus",
+    "Store",
+    "SuppressionRow",
+    "UTCDateTime",
+    "as_utc",
+    "mask_password",
+    "parse_database_url",
+]

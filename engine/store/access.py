@@ -1,0 +1,76 @@
+"""Row-level plumbing shared by the store's queries: sessions, insert-once, conditional update.
+
+Anything that must happen once is decided by the database — a primary key or an
+UPDATE ... WHERE that reports how many rows it changed — never by reading first and
+writing after, so it holds across threads, worker processes and machines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, SQLModel
+
+from engine.errors import ConfigError, NurtureError
+from engine.store.connect import connect, mask_password
+from engine.store.tables import TABLES
+
+# Any fixed number works: it only has to be the same in every process creating tables.
+_SCHEMA_LOCK = 7_106_119
+
+
+class RecordNotFoundError(NurtureError, LookupError):
+    """A lead or email send named by the caller does not exist in the store."""
+
+
+class TableAccess:
+    """An engine with the store's tables created, and the few ways the store writes rows."""
+
+    def __init__(self, url: str) -> None:
+        self.url = mask_password(url)
+        self.engine: Engine = connect(url)
+        try:
+            self._create_tables()
+        except OperationalError as exc:
+            self.engine.dispose()
+            raise ConfigError(
+                f"cannot open database {self.url!r}: {exc.orig}; check that the server is "
+                "running, the database exists, and (for SQLite) the folder exists"
+            ) from exc
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def _create_tables(self) -> None:
+        tables = [SQLModel.metadata.tables[str(table.__tablename__)] for table in TABLES]
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Workers starting together would otherwise race to create the same table.
+                lock = text("SELECT pg_advisory_xact_lock(:key)")
+                connection.execute(lock, {"key": _SCHEMA_LOCK})
+            SQLModel.metadata.create_all(connection, tables=tables)
+
+    def _insert_once(self, row: SQLModel) -> bool:
+        """Insert the row; False if its primary key is already taken."""
+        try:
+            with self._session() as session:
+                session.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    def _update(self, table: type[SQLModel], where: ColumnElement[bool], **values: Any) -> int:
+        """Set `values` on the rows matching `where`; how many rows matched."""
+        with self._session() as session:
+            return session.exec(update(table).where(where).values(**values)).rowcount
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A session that commits when the block ends, or rolls back if it raises."""
+        with Session(self.engine) as session, session.begin():
+            yield session

@@ -1,0 +1,81 @@
+"""Turning a database URL into a SQLAlchemy engine, or a ConfigError that says how to fix it."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+from engine.errors import ConfigError
+
+EXPECTED_FORMS = "sqlite:///path.db, sqlite:// (in memory) or postgresql+psycopg://user@host/db"
+
+_SQLITE_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite"})
+# Plain PostgreSQL URLs (as hosting providers hand them out) mean the psycopg 3 driver.
+_POSTGRES_DRIVERS = frozenset({"postgres", "postgresql", "postgresql+psycopg"})
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*):[^/\s]*@")
+
+
+def mask_password(url: str) -> str:
+    """The URL with any password replaced by `***`, safe to print in an error or a log."""
+    return _PASSWORD_IN_URL.sub(r"\1:***@", url)
+
+
+def parse_database_url(url: str) -> URL:
+    """The SQLAlchemy URL for a supported database, with PostgreSQL pointed at psycopg."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise _bad_url(url, "it is not a database URL") from exc
+    if parsed.drivername in _SQLITE_DRIVERS:
+        return parsed
+    if parsed.drivername in _POSTGRES_DRIVERS:
+        if not parsed.database:
+            raise _bad_url(url, "it names no database after the host")
+        if importlib.util.find_spec("psycopg") is None:
+            raise ConfigError(
+                f"database URL {mask_password(url)!r} needs the psycopg driver, which is not "
+                "installed; install it with: pip install 'nurture-engine[postgres]'"
+            )
+        return parsed.set(drivername="postgresql+psycopg")
+    raise _bad_url(url, f"the database kind {parsed.drivername!r} is not supported")
+
+
+def is_in_memory(url: URL) -> bool:
+    """Whether a SQLite URL names a private in-memory database rather than a file."""
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def connect(url: str) -> Engine:
+    """A SQLAlchemy engine for `url`; SQLite files use WAL so readers never block the writer."""
+    parsed = parse_database_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {"check_same_thread": False}
+    if is_in_memory(parsed):
+        # One shared connection, or every session would see its own empty database.
+        return create_engine(parsed, connect_args=connect_args, poolclass=StaticPool)
+    # Writers queue behind each other's short transactions instead of failing at once.
+    engine = create_engine(parsed, connect_args={**connect_args, "timeout": 30.0})
+    event.listen(engine, "connect", _use_write_ahead_log)
+    return engine
+
+
+def _use_write_ahead_log(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    finally:
+        cursor.close()
+
+
+def _bad_url(url: str, problem: str) -> ConfigError:
+    return ConfigError(
+        f"database URL {mask_password(url)!r} cannot be used: {problem}; "
+        f"expected one of {EXPECTED_FORMS}"
+    )

@@ -1,0 +1,180 @@
+"""The `Store`: every query the engine makes, behind one synchronous class.
+
+Methods are blocking; async callers (activities, the HTTP edge) run them in a thread.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from engine.events import Event
+from engine.leads import LeadProfile
+from engine.store.access import RecordNotFoundError
+from engine.store.sends import EmailSendLedger
+from engine.store.tables import EventRow, LeadRow, SalesTaskKind, SalesTaskRow, SuppressionRow
+from engine.store.timestamps import as_utc
+
+_PROFILE_FIELDS = frozenset(LeadProfile.model_fields)
+
+
+class Store(EmailSendLedger):
+    """Leads, inbound events, email sends, sales tasks and suppressions in one database.
+
+    `Store("sqlite:///nurture.db")` for one machine, `Store("postgresql+psycopg://…")` to
+    scale out; the tables are created on first use. A bad URL raises `ConfigError`.
+    """
+
+    @classmethod
+    def temporary(cls) -> Store:
+        """A private in-memory SQLite store, gone when disposed (for tests and simulations)."""
+        return cls("sqlite://")
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.dispose()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    # leads
+
+    def upsert_lead(self, profile: LeadProfile, *, now: datetime) -> None:
+        """Insert the lead, or overwrite its profile fields; phase, track and created_at stay."""
+        now = as_utc(now, name="now")
+        fields = profile.model_dump()
+        if self._update(LeadRow, col(LeadRow.id) == profile.id, **fields, updated_at=now):
+            return
+        if self._insert_once(LeadRow(**fields, created_at=now, updated_at=now)):
+            return
+        # Another writer inserted the lead between our update and insert; ours is newer.
+        self._update(LeadRow, col(LeadRow.id) == profile.id, **fields, updated_at=now)
+
+    def get_lead(self, lead_id: str) -> LeadProfile | None:
+        """The lead's profile, or None if it was never stored."""
+        with Session(self.engine) as session:
+            row = session.get(LeadRow, lead_id)
+            if row is None:
+                return None
+            return LeadProfile.model_validate(row.model_dump(include=set(_PROFILE_FIELDS)))
+
+    def set_lead_position(
+        self, lead_id: str, *, phase: str, track: str | None, now: datetime
+    ) -> None:
+        """Record the phase and track the lead's workflow has moved it to."""
+        now = as_utc(now, name="now")
+        moved = self._update(
+            LeadRow, col(LeadRow.id) == lead_id, phase=phase, track=track, updated_at=now
+        )
+        if not moved:
+            raise RecordNotFoundError(
+                f"lead {lead_id!r} is not stored; call upsert_lead before set_lead_position"
+            )
+
+    def colleagues(self, lead_id: str, company_domain: str) -> list[str]:
+        """Ids of the other leads at the same company domain (any case), oldest first."""
+        domain = company_domain.strip().lower()
+        if not domain:
+            return []
+        statement = (
+            select(LeadRow.id)
+            .where(func.lower(LeadRow.company_domain) == domain, col(LeadRow.id) != lead_id)
+            .order_by(col(LeadRow.created_at), col(LeadRow.id))
+        )
+        with Session(self.engine) as session:
+            return list(session.exec(statement))
+
+    # events
+
+    def record_event(self, lead_id: str, event: Event, *, now: datetime) -> bool:
+        """Store the event once; False (and nothing changes) if its id was seen before."""
+        row = EventRow(
+            id=event.id,
+            lead_id=lead_id,
+            type=event.type,
+            at=as_utc(event.at, name="event time"),
+            properties=to_jsonable_python(event.properties),
+            received_at=as_utc(now, name="now"),
+        )
+        return self._insert_once(row)
+
+    def events_for(self, lead_id: str, limit: int = 100) -> list[Event]:
+        """The lead's most recent events, newest first."""
+        statement = (
+            select(EventRow)
+            .where(col(EventRow.lead_id) == lead_id)
+            .order_by(col(EventRow.at).desc(), col(EventRow.received_at).desc())
+            .limit(limit)
+        )
+        with Session(self.engine) as session:
+            return [
+                Event(id=row.id, type=row.type, at=row.at, properties=row.properties)
+                for row in session.exec(statement)
+            ]
+
+    # suppressions
+
+    def suppress(self, email: str, *, lead_id: str | None, reason: str, now: datetime) -> bool:
+        """Never mail this address again; False if it was already suppressed."""
+        row = SuppressionRow(
+            email=_address_key(email),
+            lead_id=lead_id,
+            reason=reason,
+            created_at=as_utc(now, name="now"),
+        )
+        return self._insert_once(row)
+
+    def suppression(self, email: str) -> str | None:
+        """Why the address is suppressed (in any letter case), or None if it may be mailed."""
+        with Session(self.engine) as session:
+            row = session.get(SuppressionRow, _address_key(email))
+            return None if row is None else row.reason
+
+    # sales tasks
+
+    def create_sales_task(
+        self,
+        *,
+        id: str,
+        lead_id: str,
+        kind: str,
+        tier: int,
+        reason: str,
+        opener: str,
+        handoff: dict[str, Any],
+        now: datetime,
+        due_at: datetime | None,
+    ) -> bool:
+        """Open a task for sales once; False if a task with this id already exists."""
+        row = SalesTaskRow(
+            id=id,
+            lead_id=lead_id,
+            kind=SalesTaskKind(kind).value,
+            tier=tier,
+            reason=reason,
+            opener=opener,
+            handoff=to_jsonable_python(handoff),
+            created_at=as_utc(now, name="now"),
+            due_at=None if due_at is None else as_utc(due_at, name="due_at"),
+        )
+        return self._insert_once(row)
+
+    def sales_tasks(self, lead_id: str | None = None) -> list[SalesTaskRow]:
+        """Sales tasks, for one lead or all, in the order they were created."""
+        statement = select(SalesTaskRow).order_by(
+            col(SalesTaskRow.created_at), col(SalesTaskRow.id)
+        )
+        if lead_id is not None:
+            statement = statement.where(col(SalesTaskRow.lead_id) == lead_id)
+        with Session(self.engine) as session:
+            return list(session.exec(statement))
+
+
+def _address_key(email: str) -> str:
+    return email.strip().lower()

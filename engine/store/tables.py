@@ -1,0 +1,121 @@
+"""The tables the engine keeps: leads, inbound events, email sends, sales tasks, suppressions.
+
+Every time column is a `UTCDateTime`, so rows read back carry aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON
+from sqlmodel import Field, SQLModel
+
+from engine.leads import Phase
+from engine.store.timestamps import UTCDateTime
+
+
+class SendStatus(StrEnum):
+    """Where one email send stands. Only `retry` may go back to `sending`."""
+
+    SENDING = "sending"
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class SalesTaskKind(StrEnum):
+    """Why sales is being asked to act."""
+
+    ESCALATION = "escalation"
+    ALERT = "alert"
+
+
+class LeadRow(SQLModel, table=True):
+    """A lead's profile and where it stands in its nurture."""
+
+    __tablename__ = "leads"
+
+    id: str = Field(primary_key=True, max_length=200)
+    email: str = Field(index=True, max_length=320)
+    first_name: str | None = None
+    last_name: str | None = None
+    title: str | None = None
+    company: str | None = None
+    company_domain: str | None = Field(default=None, index=True)
+    company_size: int | None = None
+    industry: str | None = None
+    country: str | None = None
+    timezone: str | None = None
+    source: str | None = None
+    phase: str = Field(default=Phase.QUALIFICATION.value)
+    track: str | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class EventRow(SQLModel, table=True):
+    """One behavioral event as received; the event id makes delivery idempotent."""
+
+    __tablename__ = "events"
+
+    id: str = Field(primary_key=True, max_length=200)
+    lead_id: str = Field(index=True, max_length=200)
+    type: str = Field(max_length=64)
+    at: datetime = Field(sa_type=UTCDateTime)
+    properties: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class EmailSendRow(SQLModel, table=True):
+    """One email, claimed under its idempotency key before SMTP is ever spoken to."""
+
+    __tablename__ = "email_sends"
+
+    key: str = Field(primary_key=True)
+    lead_id: str = Field(index=True, max_length=200)
+    to_address: str
+    template: str
+    track: str
+    step: str
+    subject: str
+    message_id: str
+    status: str = Field(default=SendStatus.SENDING.value)
+    error: str | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = 1
+
+
+class SalesTaskRow(SQLModel, table=True):
+    """Work handed to sales: an escalation with its handoff package, or an alert."""
+
+    __tablename__ = "sales_tasks"
+
+    id: str = Field(primary_key=True)
+    lead_id: str = Field(index=True, max_length=200)
+    kind: str
+    tier: int
+    reason: str
+    opener: str
+    handoff: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    status: str = "open"
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SuppressionRow(SQLModel, table=True):
+    """An address that must never be mailed again, and why."""
+
+    __tablename__ = "suppressions"
+
+    email: str = Field(primary_key=True, max_length=320)
+    lead_id: str | None = Field(default=None, max_length=200)
+    reason: str
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+TABLES = (LeadRow, EventRow, EmailSendRow, SalesTaskRow, SuppressionRow)
+"""Every table the store creates, in creation order."""

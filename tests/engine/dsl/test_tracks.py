@@ -1,0 +1,111 @@
+"""The track DSL: building, versions and validation errors that say how to fix a track."""
+
+import json
+
+import pytest
+
+from engine.dsl import (
+    branch,
+    days,
+    end,
+    escalate,
+    move_to,
+    on,
+    playbook,
+    score,
+    send,
+    track,
+    wait,
+    wait_for,
+    when,
+)
+from engine.dsl.spec import TrackSpec
+from engine.errors import TrackError
+
+
+def simple(**overrides: object) -> TrackSpec:
+    steps = overrides.pop("steps", None) or [
+        send("hello", "welcome_confirmation"),
+        wait("pause", days=3),
+        send("value", "activation_value"),
+        end("done", "finished"),
+    ]
+    return track("welcome", phase="qualification", steps=steps)  # type: ignore[arg-type]
+
+
+def test_steps_flow_in_written_order_unless_told_otherwise() -> None:
+    spec = simple()
+    assert [s.next for s in spec.steps[:3]] == ["pause", "value", "done"]  # type: ignore[union-attr]
+
+
+def test_spec_round_trips_through_json_with_the_same_version() -> None:
+    spec = simple()
+    again = TrackSpec.model_validate(json.loads(spec.model_dump_json()))
+    assert again == spec
+    assert again.version == spec.version
+
+
+def test_editing_a_track_changes_its_version() -> None:
+    edited = simple(steps=[send("hello", "welcome_confirmation"), wait("pause", days=4),
+                           send("value", "activation_value"), end("done", "finished")])
+    assert edited.version != simple().version
+
+
+def test_dangling_step_names_track_step_and_fix() -> None:
+    with pytest.raises(TrackError) as caught:
+        track("t", phase="qualification", steps=[send("a", "x", then="nowhere"), end("e", "x")])
+    message = str(caught.value)
+    assert "track 't'" in message and "step 'a'" in message and "nowhere" in message
+    assert "fix:" in message
+
+
+def test_unreachable_step_is_an_error() -> None:
+    with pytest.raises(TrackError, match="can never be reached"):
+        track("t", phase="qualification",
+              steps=[send("a", "x", then="e"), send("orphan", "x"), end("e", "x")])
+
+
+def test_a_track_without_an_end_is_an_error() -> None:
+    with pytest.raises(TrackError, match="dead end"):
+        track("t", phase="qualification", steps=[send("a", "x"), wait("w", days=1)])
+
+
+def test_a_loop_without_a_wait_is_an_error() -> None:
+    with pytest.raises(TrackError, match="without waiting"):
+        track("t", phase="qualification", steps=[
+            send("a", "x"),
+            branch("b", when(score("total").at_least(10), goto="e"), otherwise="a"),
+            end("e", "x"),
+        ])
+
+
+def test_a_loop_that_never_exits_has_no_way_to_end() -> None:
+    with pytest.raises(TrackError, match="no way to end"):
+        track("t", phase="qualification", steps=[send("a", "x"), wait("w", days=1, then="a")])
+
+
+def test_wait_for_branches_per_event_and_on_timeout() -> None:
+    spec = track("t", phase="qualification", steps=[
+        wait_for("w", on("pricing_page_viewed", goto="hot"), on("email_clicked", goto="warm"),
+                 timeout=days(5)),
+        end("cold", "quiet"),
+        escalate("hot", "pricing", tier=2),
+        end("warm", "clicked"),
+    ])
+    step = spec.step("w")
+    assert step.on_timeout == "cold"  # type: ignore[union-attr]
+    assert [b.next for b in step.branches] == ["hot", "warm"]  # type: ignore[union-attr]
+
+
+def test_playbook_rejects_unknown_template_with_the_file_to_create() -> None:
+    with pytest.raises(TrackError) as caught:
+        playbook("p", tracks=[simple()], default_track="welcome",
+                 templates=["welcome_confirmation"])
+    assert "activation_value" in str(caught.value)
+    assert "templates/email/activation_value/" in str(caught.value)
+
+
+def test_playbook_rejects_a_move_to_an_unknown_track() -> None:
+    other = track("a", phase="qualification", steps=[move_to("go", "ghost", "why")])
+    with pytest.raises(TrackError, match="unknown track 'ghost'"):
+        playbook("p", tracks=[other], default_track="a")

@@ -1,0 +1,29 @@
+"""The store's public names are exactly those its front door lists."""
+
+from __future__ import annotations
+
+import engine.store
+
+
+def test_the_front_door_lists_every_public_name() -> None:
+    assert sorted(engine.store.__all__) == sorted(
+        [
+            "EXPECTED_FORMS",
+            "OUTCOME_UNKNOWN",
+            "EmailSendRow",
+            "EventRow",
+            "LeadRow",
+            "RecordNotFoundError",
+            "SalesTaskKind",
+            "SalesTaskRow",
+            "SendClaim",
+            "SendStatus",
+            "Store",
+            "SuppressionRow",
+            "UTCDateTime",
+            "as_utc",
+            "mask_password",
+            "parse_database_url",
+        ]
+    )
+    assert all(hasattr(engine.store, name) for name in engine.store.__all__)

@@ -1,0 +1,120 @@
+"""Email sends: claimed before SMTP, sent at most once, never resent after a crash."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from threading import Barrier
+
+import pytest
+
+from engine.store import OUTCOME_UNKNOWN, RecordNotFoundError, SendClaim, Store
+
+
+def _claim(store: Store, now: datetime, key: str = "lead-1/welcome/1", **changes: str) -> SendClaim:
+    fields = {
+        "lead_id": "lead-1",
+        "to_address": "ada@acme.io",
+        "template": "welcome",
+        "track": "qualification",
+        "step": "welcome",
+        "subject": "Welcome, Ada",
+        "message_id": "<m1@nurture.test>",
+    }
+    return store.begin_send(key=key, now=now, **{**fields, **changes})
+
+
+def test_a_new_send_is_claimed_once_and_recorded_as_sending(store: Store, now: datetime) -> None:
+    assert _claim(store, now) == "send"
+
+    (row,) = store.sends_for("lead-1")
+    assert (row.status, row.attempts, row.sent_at, row.error) == ("sending", 1, None, None)
+    assert (row.to_address, row.template, row.subject) == ("ada@acme.io", "welcome", "Welcome, Ada")
+
+
+def test_a_sent_email_is_not_sent_again(store: Store, now: datetime) -> None:
+    assert _claim(store, now) == "send"
+    store.finish_send("lead-1/welcome/1", status="sent", now=now + timedelta(seconds=2))
+
+    assert _claim(store, now + timedelta(minutes=1)) == "done"
+
+    (row,) = store.sends_for("lead-1")
+    assert (row.status, row.attempts, row.sent_at) == ("sent", 1, now + timedelta(seconds=2))
+
+
+@pytest.mark.parametrize("outcome", ["failed", "skipped"])
+def test_a_failed_or_skipped_send_is_done(store: Store, now: datetime, outcome: str) -> None:
+    _claim(store, now)
+    store.finish_send("lead-1/welcome/1", status=outcome, now=now, error="why")
+
+    assert _claim(store, now) == "done"
+    assert store.sends_for("lead-1")[0].status == outcome
+
+
+def test_a_crash_mid_send_is_unknown_and_never_sent_again(store: Store, now: datetime) -> None:
+    assert _claim(store, now) == "send"
+    # The worker dies here, between claiming and hearing back from SMTP.
+
+    assert _claim(store, now + timedelta(minutes=1)) == "unknown"
+    assert _claim(store, now + timedelta(minutes=2)) == "done"
+
+    (row,) = store.sends_for("lead-1")
+    assert (row.status, row.error, row.attempts) == ("failed", OUTCOME_UNKNOWN, 1)
+
+
+def test_a_transient_failure_is_sent_again_as_a_second_attempt(store: Store, now: datetime) -> None:
+    _claim(store, now)
+    store.finish_send("lead-1/welcome/1", status="retry", now=now, error="421 try later")
+
+    assert _claim(store, now, message_id="<m2@nurture.test>") == "send"
+
+    (row,) = store.sends_for("lead-1")
+    assert (row.status, row.attempts, row.error) == ("sending", 2, None)
+    assert row.message_id == "<m2@nurture.test>"
+
+
+def test_concurrent_claims_of_one_send_let_exactly_one_through(store: Store, now: datetime) -> None:
+    start = Barrier(8)
+
+    def claim(_: int) -> SendClaim:
+        start.wait()
+        return _claim(store, now)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        claims = list(pool.map(claim, range(8)))
+
+    assert claims.count("send") == 1
+    assert set(claims) <= {"send", "unknown", "done"}
+
+
+def test_the_senders_outcome_overrides_an_unknown_mark(store: Store, now: datetime) -> None:
+    _claim(store, now)
+    assert _claim(store, now) == "unknown"  # a duplicate attempt while the first still runs
+
+    store.finish_send("lead-1/welcome/1", status="sent", now=now)
+
+    (row,) = store.sends_for("lead-1")
+    assert (row.status, row.error, row.sent_at) == ("sent", None, now)
+
+
+def test_sends_are_listed_oldest_first_per_lead(store: Store, now: datetime) -> None:
+    _claim(store, now + timedelta(days=2), key="b")
+    _claim(store, now, key="a")
+    _claim(store, now, key="other", lead_id="lead-2")
+
+    assert [row.key for row in store.sends_for("lead-1")] == ["a", "b"]
+
+
+def test_finishing_a_send_that_was_never_claimed_is_an_error(store: Store, now: datetime) -> None:
+    with pytest.raises(RecordNotFoundError, match="begin_send"):
+        store.finish_send("nope", status="sent", now=now)
+
+
+@pytest.mark.parametrize("status", ["sending", "delivered"])
+def test_finishing_with_a_status_that_is_not_an_outcome_is_refused(
+    store: Store, now: datetime, status: str
+) -> None:
+    _claim(store, now)
+
+    with pytest.raises(ValueError):
+        store.finish_send("lead-1/welcome/1", status=status, now=now)

@@ -1,0 +1,1 @@
+"""The processes you run: the Temporal worker, the simulator and the `nurture` CLI."""

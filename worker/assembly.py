@@ -1,0 +1,47 @@
+"""Wiring: build the activities and the Temporal worker from settings."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from engine.mail import MailTransport, SenderIdentity, SMTPTransport, TemplateRenderer
+from engine.runtime import LeadWorkflow, NurtureActivities
+from engine.settings import Settings
+from engine.store import Store
+
+
+def sender_from(settings: Settings) -> SenderIdentity:
+    """The sender identity every email carries."""
+    return SenderIdentity(
+        name=settings.sender_name, title=settings.sender_title,
+        company=settings.sender_company, product=settings.sender_product,
+        email=settings.sender_email, website=settings.sender_website,
+        address=settings.sender_address)
+
+
+def smtp_from(settings: Settings) -> SMTPTransport:
+    """The SMTP transport the settings describe."""
+    if not settings.smtp_host:
+        from engine.errors import ConfigError
+
+        raise ConfigError("NURTURE_SMTP_HOST is not set: the worker needs an SMTP server")
+    return SMTPTransport(
+        settings.smtp_host, settings.smtp_port, username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        use_tls=settings.smtp_tls, start_tls=settings.smtp_starttls)
+
+
+def build_activities(settings: Settings, store: Store, transport: MailTransport
+                     ) -> NurtureActivities:
+    """The activity object with its dependencies."""
+    return NurtureActivities(
+        store=store, renderer=TemplateRenderer(settings.templates_dir), transport=transport,
+        sender=sender_from(settings), base_url=settings.base_url,
+        secret=settings.secret.get_secret_value())
+
+
+def build_worker(client: Client, activities: NurtureActivities, task_queue: str) -> Worker:
+    """A worker for lead workflows and their activities."""
+    return Worker(client, task_queue=task_queue, workflows=[LeadWorkflow],
+                  activities=activities.all())

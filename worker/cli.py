@@ -1,0 +1,146 @@
+"""The `nurture` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.dsl.spec import PlaybookSpec, SendAction, SendStep
+from engine.errors import NurtureError, ScenarioError
+from engine.settings import load_playbook, load_settings
+
+app = typer.Typer(help="Behavior-triggered B2B nurture on Temporal.", no_args_is_help=True,
+                  add_completion=False)
+tracks_app = typer.Typer(help="List, show and check the playbook's tracks.",
+                         no_args_is_help=True)
+app.add_typer(tracks_app, name="tracks")
+
+PlaybookOption = Annotated[str | None, typer.Option(
+    "--playbook", help="Playbook as 'module:NAME' (default: NURTURE_PLAYBOOK or "
+                       "workflows:PLAYBOOK).")]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _playbook(reference: str | None) -> PlaybookSpec:
+    try:
+        return load_playbook(reference or load_settings().playbook)
+    except NurtureError as err:
+        raise _fail(str(err)) from None
+
+
+@tracks_app.command("list")
+def tracks_list(playbook: PlaybookOption = None) -> None:
+    """Every track with its phase, step count and version."""
+    spec = _playbook(playbook)
+    typer.echo(f"playbook {spec.name} (version {spec.version})")
+    for track in spec.tracks.values():
+        typer.echo(f"  {track.name:<22} {track.phase:<14} {len(track.steps):>3} steps  "
+                   f"{track.version}")
+
+
+@tracks_app.command("show")
+def tracks_show(name: str, as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the compiled spec as JSON.")] = False,
+        playbook: PlaybookOption = None) -> None:
+    """One track as a readable outline (or its JSON spec)."""
+    from worker.outline import outline
+
+    spec = _playbook(playbook)
+    if name not in spec.tracks:
+        raise _fail(f"no track {name!r}; tracks: {', '.join(sorted(spec.tracks))}")
+    track = spec.tracks[name]
+    if as_json:
+        typer.echo(json.dumps({"version": track.version, **track.model_dump(mode="json")},
+                              indent=2))
+    else:
+        typer.echo(outline(track))
+
+
+@tracks_app.command("check")
+def tracks_check(playbook: PlaybookOption = None) -> None:
+    """Validate every track and render every template with sample data; exit 1 on a problem."""
+    from engine.errors import TemplateError
+    from engine.mail import TemplateRenderer, sample_context
+
+    spec = _playbook(playbook)
+    renderer = TemplateRenderer(load_settings().templates_dir)
+    problems: list[str] = []
+    used: list[tuple[str, str, dict[str, object]]] = []
+    for track in spec.tracks.values():
+        used += [(f"{track.name}.{s.id}", s.template, s.ctx) for s in track.steps
+                 if isinstance(s, SendStep)]
+    for trigger in spec.triggers + [t for tr in spec.tracks.values() for t in tr.triggers]:
+        used += [(f"trigger {trigger.name}", a.template, a.ctx) for a in trigger.actions
+                 if isinstance(a, SendAction)]
+    rendered = 0
+    for where, template, ctx in used:
+        try:
+            renderer.render(template, sample_context(ctx=dict(ctx)))
+            rendered += 1
+        except TemplateError as err:
+            problems.append(f"{where}: {err}")
+    for name in set(renderer.names()) - {t for _, t, _ in used}:
+        typer.echo(f"note: template {name} is not used by any track")
+    if problems:
+        for problem in problems:
+            typer.echo(f"problem: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"ok: {len(spec.tracks)} tracks, {len(spec.triggers)} playbook triggers, "
+               f"{rendered} template renders (playbook version {spec.version})")
+
+
+@app.command()
+def simulate(scenario: Path, pretty: Annotated[bool, typer.Option(
+        "--pretty", help="Print a table instead of JSON lines.")] = False,
+        playbook: PlaybookOption = None) -> None:
+    """Run a scripted lead through the real workflow on a time-skipping server."""
+    from worker.simulate import load_scenario
+    from worker.simulate import simulate as run
+
+    try:
+        parsed = load_scenario(scenario)
+    except ScenarioError as err:
+        raise _fail(str(err), code=2) from None
+    spec = _playbook(playbook)
+    try:
+        result = asyncio.run(run(parsed, spec, load_settings()))
+    except NurtureError as err:
+        raise _fail(str(err)) from None
+    if not pretty:
+        for line in result.timeline:
+            typer.echo(json.dumps(line))
+        return
+    typer.echo(f"{'day':>7}  {'kind':<11} detail")
+    for line in result.timeline:
+        detail = {k: v for k, v in line.items() if k not in ("at", "day", "kind")}
+        text = " ".join(f"{k}={v}" for k, v in detail.items())
+        typer.echo(f"{line['day']:>7.2f}  {line['kind']:<11} {text}")
+    final = result.final
+    typer.echo(f"\nfinal: phase={final.phase} track={final.track} score={final.scores.total:g} "
+               f"(fit {final.scores.fit:g}, intent {final.scores.intent:g}) "
+               f"emails={len(final.emails)}")
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker (TEMPORAL_ADDRESS, NURTURE_DATABASE_URL, NURTURE_SMTP_*)."""
+    from worker.run import run_worker
+
+    try:
+        asyncio.run(run_worker(load_settings()))
+    except NurtureError as err:
+        raise _fail(str(err)) from None
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
