@@ -7,18 +7,19 @@ to an in-memory transport and data to a temporary SQLite database.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from email.message import EmailMessage
 import shutil
 import sys
 import tempfile
 import uuid
+from dataclasses import dataclass, field
 from datetime import timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
 from engine.dsl.spec import PlaybookSpec
@@ -103,6 +104,12 @@ def test_server_path() -> str:
     return found
 
 
+def quiet_runtime() -> Runtime:
+    """A Temporal runtime whose core logs only errors (its warnings would mix into stdout)."""
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
+        filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
+
+
 @dataclass
 class SimulationResult:
     """The timeline lines, the lead's final state and the messages handed to the transport."""
@@ -123,7 +130,7 @@ async def simulate(scenario: Scenario, playbook: PlaybookSpec, settings: Setting
     settings = settings or Settings()
     if env is None:
         env = await WorkflowEnvironment.start_time_skipping(
-            data_converter=pydantic_data_converter,
+            data_converter=pydantic_data_converter, runtime=quiet_runtime(),
             test_server_existing_path=test_server_path())
         async with env:
             return await _run(scenario, playbook, settings, env, store)

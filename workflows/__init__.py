@@ -18,7 +18,7 @@ from workflows.conversion import (
 )
 from workflows.education import EDUCATION
 from workflows.qualification import PRICING_VISITOR, SYNDICATION, WEBINAR, WELCOME
-from workflows.reengagement import REACTIVATION, RE_ENGAGEMENT
+from workflows.reengagement import RE_ENGAGEMENT, REACTIVATION
 from workflows.scoring import SCORING
 from workflows.signals import ENGAGEMENT
 from workflows.triggers import TRIGGERS

@@ -3,7 +3,7 @@
 Emails 7-15 days apart: nine touches in ninety days with the welcome week, never a burst.
 """
 
-from engine.dsl import branch, days, move_to, score, send, track, wait, when
+from engine.dsl import branch, move_to, score, send, track, wait, when
 
 EDUCATION = track(
     "education", phase="qualification",

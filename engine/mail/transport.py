@@ -108,7 +108,7 @@ class SMTPTransport:
                 )
             except (aiosmtplib.SMTPException, OSError) as exc:
                 error = smtp_delivery_error(exc, recipients)
-                if not isinstance(exc, aiosmtplib.SMTPResponseException) or exc.code == 421:
+                if not _session_survives(exc):
                     await self._drop()  # the session state is unknown: start afresh next time
                 raise error from exc
 
@@ -196,6 +196,13 @@ def smtp_delivery_error(exc: BaseException, recipients: Iterable[str] = ()) -> D
         return PermanentDeliveryError(f"SMTP server cannot deliver to {who}: {exc}")
     detail = str(exc) or type(exc).__name__
     return DeliveryError(f"SMTP connection failed while sending to {who}: {detail}")
+
+
+def _session_survives(exc: BaseException) -> bool:
+    """After a refusal the server is still talking (aiosmtplib sent RSET); 421 means it is not."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return all(refused.code != 421 for refused in exc.recipients)
+    return isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code != 421
 
 
 def _from_reply(code: int, message: str, stage: str, *, about_recipient: bool) -> DeliveryError:

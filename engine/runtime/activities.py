@@ -110,9 +110,10 @@ class NurtureActivities:
         except PermanentDeliveryError as err:
             await self._finish(input.key, "failed", str(err))
             if err.suppress:
+                bounce = f"hard bounce: {err}"
                 await self._db(lambda: self.store.suppress(
-                    lead.email, lead_id=lead.id, reason=f"hard bounce: {err}", now=input.now))
-                return SendEmailResult(status="bounced", detail=f"hard bounce: {err}")
+                    lead.email, lead_id=lead.id, reason=bounce, now=input.now))
+                return SendEmailResult(status="bounced", detail=bounce)
             return SendEmailResult(status="failed", subject=rendered.subject, detail=str(err))
         except DeliveryError as err:
             await self._finish(input.key, "retry", str(err))

@@ -7,7 +7,6 @@ each run's history small. It never reads a clock other than `workflow.now()`.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.leads import NURTURE_PHASES, Phase
     from engine.runtime import reactions as r
     from engine.runtime.models import (
+        Done,
         EventsSignal,
         JournalEntry,
         JournalPage,
@@ -48,7 +48,6 @@ with workflow.unsafe.imports_passed_through():
         LeadState,
         LeadWorkflowInput,
         OpenEscalation,
-        Done,
         PendingSend,
         Position,
         PositionInput,
@@ -258,9 +257,9 @@ class LeadWorkflow:
         elif isinstance(action, NotifySalesAction):
             self.s.seq += 1
             now = workflow.now()
-            await _call("create_sales_task", SalesTaskInput(task_id=f"{self.s.lead.id}:alert:{self.s.seq}",
-                               lead=self.s.lead, kind="alert", tier=2, reason=action.reason,
-                               now=now))
+            await _call("create_sales_task", SalesTaskInput(
+                task_id=f"{self.s.lead.id}:alert:{self.s.seq}", lead=self.s.lead, kind="alert",
+                tier=2, reason=action.reason, now=now))
             self.s.alerts.append(f"{now.isoformat()} {action.reason}")
 
     # --- waiting -------------------------------------------------------------------------
@@ -292,7 +291,7 @@ class LeadWorkflow:
                 await workflow.wait_condition(
                     lambda: bool(self._inbox) or self._needs_roll_over(),
                     timeout=max(wake - now, timedelta(seconds=1)) if wake else None)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def _needs_roll_over(self) -> bool:
@@ -419,9 +418,9 @@ class LeadWorkflow:
         s.seq += 1
         task_id = f"{s.lead.id}:escalation:{s.seq}"
         due = now + s.playbook.sla.due_in(tier)
-        await _call("create_sales_task", SalesTaskInput(task_id=task_id, lead=s.lead, kind="escalation", tier=tier,
-                           reason=package.qualification_reason, handoff=package, now=now,
-                           due_at=due))
+        await _call("create_sales_task", SalesTaskInput(
+            task_id=task_id, lead=s.lead, kind="escalation", tier=tier,
+            reason=package.qualification_reason, handoff=package, now=now, due_at=due))
         s.escalation = OpenEscalation(task_id=task_id, tier=tier,
                                       reason=package.qualification_reason,
                                       opener=package.suggested_opener, at=now, due_at=due)
@@ -439,8 +438,7 @@ class LeadWorkflow:
         s.position, s.outbox, s.suppressed_reason = None, [], reason
         self._set_phase(Phase.SUPPRESSED, reason)
         self._note("suppressed", reason=reason)
-        await _call("suppress", SuppressInput(lead=s.lead, reason=reason,
-                                                      now=workflow.now()))
+        await _call("suppress", SuppressInput(lead=s.lead, reason=reason, now=workflow.now()))
         await self._record_position()
 
     async def _deliver(self, key: str, template: str, ctx: dict[str, Any],

@@ -1,4 +1,4 @@
-"""Fixtures for the mail tests: the shipped templates, throwaway template folders, an SMTP server."""
+"""Mail test fixtures: the shipped templates, throwaway template folders, an SMTP server."""
 
 from __future__ import annotations
 
@@ -26,6 +26,18 @@ LAYOUT_HTML = """<html><body>
 <p>{{ sender.address }} <a href="{{ unsubscribe_url }}">Unsubscribe</a></p>
 </body></html>
 """
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run any test that takes `template_name` once per shipped email template."""
+    if "template_name" in metafunc.fixturenames:
+        metafunc.parametrize("template_name", TemplateRenderer(REPO_TEMPLATES).names())
+
+
+@pytest.fixture(name="templates_dir")
+def fixture_templates_dir() -> Path:
+    """The repository's templates folder."""
+    return REPO_TEMPLATES
 
 
 @pytest.fixture(name="renderer")

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from engine.store import Store
-from workflows import PLAYBOOK
 from worker.simulate import SimulationResult, parse_scenario, simulate
+from workflows import PLAYBOOK
 
 _ids = itertools.count()
 
