@@ -36,7 +36,11 @@ class RenderedEmail(BaseModel):
 
 
 class TemplateRenderer:
-    """Renders the email templates of one templates directory."""
+    """Renders the email templates of one templates directory.
+
+    `environment` is the single sandboxed Jinja2 environment over the whole directory, so
+    other content there (sales notifications, web pages) can share its rules.
+    """
 
     def __init__(self, templates_dir: Path) -> None:
         self.templates_dir = Path(templates_dir)

@@ -111,6 +111,8 @@ class SMTPTransport:
                 if not _session_survives(exc):
                     await self._drop()  # the session state is unknown: start afresh next time
                 raise error from exc
+            except ValueError as exc:  # an address aiosmtplib cannot put on the wire
+                raise PermanentDeliveryError(f"cannot send to {recipients}: {exc}") from exc
 
     async def close(self) -> None:
         """Say QUIT and close the connection, if one is open."""

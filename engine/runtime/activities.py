@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from temporalio import activity
 
-from engine.errors import DeliveryError, PermanentDeliveryError, TemplateError
+from engine.errors import DeliveryError, NurtureError, PermanentDeliveryError, TemplateError
 from engine.mail import (
     EmailContext,
     MailTransport,
@@ -103,8 +103,13 @@ class NurtureActivities:
         if decision == "unknown":
             return SendEmailResult(status="unknown", subject=rendered.subject,
                                    detail="an earlier attempt stopped mid-send; not resent")
-        message = compose(rendered, to=lead.email, sender=self.sender, message_id=message_id,
-                          unsubscribe_url=url, unsubscribe_mailto=mailto)
+        try:
+            message = compose(rendered, to=lead.email, sender=self.sender,
+                              message_id=message_id, unsubscribe_url=url,
+                              unsubscribe_mailto=mailto)
+        except NurtureError as err:  # a bad address or setting: retrying cannot help
+            await self._finish(input.key, "failed", str(err))
+            return SendEmailResult(status="failed", subject=rendered.subject, detail=str(err))
         try:
             await self.transport.send(message)
         except PermanentDeliveryError as err:
