@@ -42,12 +42,36 @@ class Settings(BaseSettings):
     smtp_tls: bool = False
     smtp_starttls: bool | None = None
 
+    write_keys: str = Field(default="", description="Comma-separated write keys the HTTP API "
+                            "accepts (Segment-style); empty means the API refuses to start.")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_url: str | None = Field(default=None, description="Where `nurture event send` finds "
+                                "the API; defaults to NURTURE_BASE_URL.")
+    ingest_backlog_limit: int = Field(default=1_000_000, ge=1, description="Accepted but "
+                                      "undelivered events above which the API answers 503.")
+    ingest_max_inflight: int = Field(default=256, ge=1, description="Concurrent ingest "
+                                     "requests above which the API answers 429.")
+    scanner_click_seconds: float = Field(default=10.0, ge=0, description="A click this soon "
+                                         "after delivery is taken for a link scanner.")
+
     temporal_address: str = Field(default="localhost:7233", validation_alias=AliasChoices(
         "TEMPORAL_ADDRESS", "NURTURE_TEMPORAL_ADDRESS"))
     temporal_namespace: str = Field(default="default", validation_alias=AliasChoices(
         "TEMPORAL_NAMESPACE", "NURTURE_TEMPORAL_NAMESPACE"))
     temporal_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices(
         "TEMPORAL_API_KEY", "NURTURE_TEMPORAL_API_KEY"))
+
+
+    @property
+    def write_key_list(self) -> list[str]:
+        """The accepted write keys."""
+        return [key.strip() for key in self.write_keys.split(",") if key.strip()]
+
+    @property
+    def api_base(self) -> str:
+        """Where clients reach the API."""
+        return (self.api_url or self.base_url).rstrip("/")
 
 
 def load_settings() -> Settings:
