@@ -5,6 +5,7 @@
     ├── TemplateError       a template is missing or fails to render
     ├── ScenarioError       a simulation scenario is malformed (names the field)
     ├── ConfigError         a setting is missing or has a bad value
+    ├── PayloadError        an HTTP request body is malformed (names the field)
     └── DeliveryError       an email could not be delivered
         └── PermanentDeliveryError   retrying will not help (5.x.x, suppressed address)
 
@@ -37,6 +38,14 @@ class ScenarioError(NurtureError):
 
 class ConfigError(NurtureError):
     """A setting is missing or has a bad value."""
+
+
+class PayloadError(NurtureError, ValueError):
+    """A request body sent to the API is malformed; `field` says where (`batch[2].event`)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field, self.problem = field, problem
+        super().__init__(f"{field}: {problem}" if field else problem)
 
 
 class DeliveryError(NurtureError):

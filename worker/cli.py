@@ -142,5 +142,30 @@ def worker() -> None:
         pass
 
 
+@app.command()
+def dev(
+    data_dir: Annotated[Path, typer.Option(
+        "--data-dir", help="Where the databases, keys, logs and outbox live.")] = Path(".nurture"),
+    api_port: Annotated[int, typer.Option("--api-port", help="HTTP API port.")] = 8000,
+    temporal_port: Annotated[int, typer.Option(
+        "--temporal-port", help="Temporal gRPC port (ignored with TEMPORAL_ADDRESS).")] = 7233,
+    ui_port: Annotated[int | None, typer.Option(
+        "--ui-port", help="Temporal Web UI port [default: temporal port + 1000]")] = None,
+    smtp_port: Annotated[int | None, typer.Option(
+        "--smtp-port", help="Local SMTP sink port [default: any free port]")] = None,
+) -> None:
+    """Run everything on this machine: Temporal dev server, worker, API and an SMTP sink."""
+    from worker.dev import DevStack, run_dev
+
+    stack = DevStack(data_dir, api_port=api_port, temporal_port=temporal_port, ui_port=ui_port,
+                     smtp_port=smtp_port)
+    try:
+        asyncio.run(run_dev(stack, typer.echo))
+    except NurtureError as err:
+        raise _fail(str(err)) from None
+    except KeyboardInterrupt:  # Ctrl-C before the stack took over the signals
+        pass
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -17,6 +17,7 @@ from workflows.conversion import (
     TIMING_STUCK,
 )
 from workflows.education import EDUCATION
+from workflows.pages import PAGES
 from workflows.qualification import PRICING_VISITOR, SYNDICATION, WEBINAR, WELCOME
 from workflows.reengagement import RE_ENGAGEMENT, REACTIVATION
 from workflows.scoring import SCORING
@@ -52,6 +53,7 @@ PLAYBOOK = playbook(
                         track="re_engagement"),
     scoring=SCORING,
     cadence=Cadence(max_emails=2, per=days(7), window_start_hour=8, window_end_hour=19),
+    pages=PAGES,
     templates=template_names() if (TEMPLATES_DIR / "email").is_dir() else None,
 )
 

@@ -34,6 +34,7 @@ from engine.dsl.builders import (
     when,
 )
 from engine.dsl.conditions import Condition, Facts, evaluate, event_matches
+from engine.dsl.pages import PageRule, page, page_event_type
 from engine.dsl.spec import (
     Cadence,
     PlaybookSpec,
@@ -55,11 +56,12 @@ from engine.scoring import (
 )
 
 __all__ = [
-    "Cadence", "Condition", "Facts", "FitRules", "IntentRules", "NegativeRule", "PlaybookSpec",
-    "RelationshipRules", "ScoringModel", "SilenceRule", "SizeBand", "SlaPolicy", "Step",
-    "TitleRule", "TrackSpec", "Trigger", "all_of", "any_of", "attribute", "branch", "days",
-    "disqualified", "end", "escalate", "escalate_now", "evaluate", "event_matches", "fit_is",
-    "go_to", "hours", "in_phase", "matches_lead", "move_to", "not_", "notify_sales", "on",
-    "playbook", "route", "score", "seen", "send", "send_email", "suppress", "suppress_now",
-    "track", "trigger", "validate_playbook", "validate_track", "wait", "wait_for", "when",
+    "Cadence", "Condition", "Facts", "FitRules", "IntentRules", "NegativeRule", "PageRule",
+    "PlaybookSpec", "RelationshipRules", "ScoringModel", "SilenceRule", "SizeBand", "SlaPolicy",
+    "Step", "TitleRule", "TrackSpec", "Trigger", "all_of", "any_of", "attribute", "branch",
+    "days", "disqualified", "end", "escalate", "escalate_now", "evaluate", "event_matches",
+    "fit_is", "go_to", "hours", "in_phase", "matches_lead", "move_to", "not_", "notify_sales",
+    "on", "page", "page_event_type", "playbook", "route", "score", "seen", "send", "send_email",
+    "suppress", "suppress_now", "track", "trigger", "validate_playbook", "validate_track",
+    "wait", "wait_for", "when",
 ]

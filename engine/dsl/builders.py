@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from engine.dsl import conditions as c
+from engine.dsl.pages import PageRule
 from engine.dsl.spec import (
     BranchStep,
     Cadence,
@@ -275,7 +276,8 @@ def playbook(name: str, *, tracks: Sequence[TrackSpec], default_track: str,
              entry: Sequence[EntryRule] = (), triggers: Sequence[Trigger] = (),
              silence: SilenceRule | None = None, scoring: ScoringModel | None = None,
              cadence: Cadence | None = None, sla: SlaPolicy | None = None,
-             templates: Iterable[str] | None = None) -> PlaybookSpec:
+             templates: Iterable[str] | None = None,
+             pages: Sequence[PageRule] = ()) -> PlaybookSpec:
     """Build and validate a whole playbook; pass `templates` to check every template name."""
     by_name: dict[str, TrackSpec] = {}
     for spec in tracks:
@@ -285,7 +287,7 @@ def playbook(name: str, *, tracks: Sequence[TrackSpec], default_track: str,
     built = PlaybookSpec(
         name=name, tracks=by_name, entry=list(entry), default_track=default_track,
         triggers=list(triggers), silence=silence, scoring=scoring or ScoringModel(),
-        cadence=cadence or Cadence(), sla=sla or SlaPolicy(),
+        cadence=cadence or Cadence(), sla=sla or SlaPolicy(), pages=list(pages),
     )
     validate_playbook(built, templates)
     return built

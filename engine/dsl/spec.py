@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.dsl.conditions import Condition
+from engine.dsl.pages import PageRule
 from engine.scoring import ScoringModel
 
 
@@ -257,6 +258,7 @@ class PlaybookSpec(_Spec):
     scoring: ScoringModel = ScoringModel()
     cadence: Cadence = Cadence()
     sla: SlaPolicy = SlaPolicy()
+    pages: list[PageRule] = Field(default_factory=list)
 
     @property
     def version(self) -> str:

@@ -10,6 +10,7 @@
 """
 
 from engine.mail.context import EmailContext, SenderIdentity, sample_context
+from engine.mail.links import TrackedEmail, read_click, read_open, track_links
 from engine.mail.message import MAIL_POLICY, compose, make_message_id
 from engine.mail.render import RenderedEmail, TemplateRenderer
 from engine.mail.tokens import sign_token, unsubscribe_url, verify_token
@@ -29,11 +30,15 @@ __all__ = [
     "SMTPTransport",
     "SenderIdentity",
     "TemplateRenderer",
+    "TrackedEmail",
     "compose",
     "make_message_id",
+    "read_click",
+    "read_open",
     "sample_context",
     "sign_token",
     "smtp_delivery_error",
+    "track_links",
     "unsubscribe_url",
     "verify_token",
 ]

@@ -21,6 +21,7 @@ from engine.mail import (
     compose,
     make_message_id,
     sign_token,
+    track_links,
 )
 from engine.runtime.models import (
     Done,
@@ -92,11 +93,14 @@ class NurtureActivities:
         except TemplateError as err:
             activity.logger.error("template %s failed: %s", input.template, err)
             return SendEmailResult(status="failed", detail=str(err))
+        tracked = track_links(rendered, send_key=input.key, base_url=self.base_url,
+                              secret=self.secret, skip=(url,))
+        rendered = tracked.email
         message_id = make_message_id(input.key, self.sender.email.rpartition("@")[2])
         decision = await self._db(lambda: self.store.begin_send(
             key=input.key, lead_id=lead.id, to_address=lead.email, template=input.template,
             track=input.track, step=input.step, subject=rendered.subject,
-            message_id=message_id, now=input.now))
+            message_id=message_id, now=input.now, links=tracked.links))
         if decision == "done":
             return SendEmailResult(status="already_sent", subject=rendered.subject,
                                    message_id=message_id)

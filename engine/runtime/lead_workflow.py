@@ -103,12 +103,20 @@ class LeadWorkflow:
         self._listening: list[EventBranch] = []
         self._matched: EventBranch | None = None
         self._side: list[tuple[Action, Event]] = []
+        self._rescore = False
 
     # --- handlers ------------------------------------------------------------------------
 
     @workflow.signal
     def events(self, signal: EventsSignal) -> None:
         """Behavioral events arrive here; they are applied by the main loop, in order."""
+        if signal.profile is not None and signal.profile.id == self.s.lead.id \
+                and signal.profile != self.s.lead:
+            changed = sorted(k for k, v in signal.profile.model_dump().items()
+                             if getattr(self.s.lead, k) != v)
+            self.s.lead = signal.profile
+            self._note("profile", changed=changed)
+            self._rescore = True
         self._inbox.extend(signal.events)
 
     @workflow.query
@@ -198,6 +206,12 @@ class LeadWorkflow:
 
     async def _drain(self) -> None:
         """Apply every pending event, then run the side actions they triggered."""
+        if self._rescore:
+            self._rescore = False
+            before = self.s.scores
+            self.s.scores = r.rescore(self.s, workflow.now())
+            self._note_scores(before)
+            self._check_ready()
         while self._inbox or self._side:
             while self._inbox:
                 self._apply(self._inbox.pop(0))
@@ -234,6 +248,10 @@ class LeadWorkflow:
         if self._listening and self._matched is None:
             self._matched = next((b for b in self._listening
                                   if event_matches(event, b.on, b.where)), None)
+        self._check_ready()
+
+    def _check_ready(self) -> None:
+        s = self.s
         tier = readiness(s.scores, s.playbook.scoring)
         if tier is not None and s.phase in NURTURE_PHASES and s.escalation is None:
             self._want(EscalateAction(tier=tier, reason="sales-ready by score"))
@@ -289,7 +307,7 @@ class LeadWorkflow:
             wake = min(wakes) if wakes else None
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._inbox) or self._needs_roll_over(),
+                    lambda: bool(self._inbox) or self._rescore or self._needs_roll_over(),
                     timeout=max(wake - now, timedelta(seconds=1)) if wake else None)
             except TimeoutError:
                 pass

@@ -107,9 +107,14 @@ class LeadWorkflowInput(BaseModel):
 
 
 class EventsSignal(BaseModel):
-    """Behavioral events for one lead; ids make a repeated delivery harmless."""
+    """Behavioral events for one lead; ids make a repeated delivery harmless.
 
-    events: list[Event]
+    `profile`, when given, is what producers now say about the lead (an `identify` or
+    `group` call): it replaces the profile the workflow holds, same id.
+    """
+
+    events: list[Event] = Field(default_factory=list)
+    profile: LeadProfile | None = None
 
 
 class JournalQuery(BaseModel):

@@ -11,10 +11,14 @@ SQLite file by default (`sqlite:///nurture.db`), PostgreSQL by URL
 from engine.store.access import RecordNotFoundError
 from engine.store.connect import EXPECTED_FORMS, mask_password, parse_database_url
 from engine.store.database import Store
+from engine.store.inbound import Inbound
 from engine.store.sends import OUTCOME_UNKNOWN, SendClaim
 from engine.store.tables import (
     EmailSendRow,
     EventRow,
+    InboundKind,
+    InboundRow,
+    InboundStatus,
     LeadRow,
     SalesTaskKind,
     SalesTaskRow,
@@ -28,6 +32,10 @@ __all__ = [
     "OUTCOME_UNKNOWN",
     "EmailSendRow",
     "EventRow",
+    "Inbound",
+    "InboundKind",
+    "InboundRow",
+    "InboundStatus",
     "LeadRow",
     "RecordNotFoundError",
     "SalesTaskKind",

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from engine.events import Event
 from engine.leads import LeadProfile
 from engine.store.access import RecordNotFoundError
+from engine.store.inbound import InboundLedger
 from engine.store.sends import EmailSendLedger
 from engine.store.tables import EventRow, LeadRow, SalesTaskKind, SalesTaskRow, SuppressionRow
 from engine.store.timestamps import as_utc
@@ -22,7 +23,7 @@ from engine.store.timestamps import as_utc
 _PROFILE_FIELDS = frozenset(LeadProfile.model_fields)
 
 
-class Store(EmailSendLedger):
+class Store(EmailSendLedger, InboundLedger):
     """Leads, inbound events, email sends, sales tasks and suppressions in one database.
 
     `Store("sqlite:///nurture.db")` for one machine, `Store("postgresql+psycopg://…")` to
@@ -63,6 +64,11 @@ class Store(EmailSendLedger):
             if row is None:
                 return None
             return LeadProfile.model_validate(row.model_dump(include=set(_PROFILE_FIELDS)))
+
+    def lead_row(self, lead_id: str) -> LeadRow | None:
+        """The lead's row (profile, phase and track), or None."""
+        with Session(self.engine) as session:
+            return session.get(LeadRow, lead_id)
 
     def set_lead_position(
         self, lead_id: str, *, phase: str, track: str | None, now: datetime

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
 from engine.errors import DeliveryError
 from engine.store.access import RecordNotFoundError, TableAccess
-from engine.store.tables import EmailSendRow, SendStatus
+from engine.store.tables import EmailClickRow, EmailSendRow, SendStatus
 from engine.store.timestamps import as_utc
 
 SendClaim = Literal["send", "done", "unknown"]
@@ -36,6 +37,7 @@ class EmailSendLedger(TableAccess):
         subject: str,
         message_id: str,
         now: datetime,
+        links: Sequence[str] = (),
     ) -> SendClaim:
         """Claim the send under `key` before SMTP; say whether the caller may send.
 
@@ -56,6 +58,7 @@ class EmailSendLedger(TableAccess):
             status=SendStatus.SENDING.value,
             created_at=as_utc(now, name="now"),
             attempts=1,
+            links=list(links),
         )
         if self._insert_once(row):
             return "send"
@@ -69,6 +72,7 @@ class EmailSendLedger(TableAccess):
                 to_address=to_address,
                 subject=subject,
                 message_id=message_id,
+                links=list(links),
             ):
                 return "send"
             if self._move_send(
@@ -107,6 +111,30 @@ class EmailSendLedger(TableAccess):
         )
         with Session(self.engine) as session:
             return list(session.exec(statement))
+
+    def get_send(self, key: str) -> EmailSendRow | None:
+        """One email send by its key."""
+        with Session(self.engine) as session:
+            return session.get(EmailSendRow, key)
+
+    def record_click(self, key: str, link: int, *, now: datetime,
+                     scanner_after_send: timedelta, burst: timedelta) -> EmailClickRow:
+        """Record a click, flagged `scanner` when no person could have made it: too soon
+        after delivery, or a different link of the same email clicked in the same burst."""
+        now = as_utc(now, name="now")
+        with self._session() as session:
+            send = session.get(EmailSendRow, key)
+            sent = send.sent_at or send.created_at if send else None
+            recent = session.exec(select(EmailClickRow).where(
+                col(EmailClickRow.send_key) == key, col(EmailClickRow.link) != link,
+                col(EmailClickRow.at) >= now - burst)).first()
+            scanner = (sent is not None and now - sent < scanner_after_send) or recent is not None
+            row = EmailClickRow(send_key=key, link=link, at=now, scanner=scanner)
+            session.add(row)
+            session.flush()
+            session.refresh(row)
+            session.expunge(row)
+            return row
 
     def _move_send(self, key: str, current: SendStatus, **values: Any) -> bool:
         """Apply `values` only if the send is still in `current`; whether it was."""

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Index
 from sqlmodel import Field, SQLModel
 
 from engine.leads import Phase
@@ -50,6 +50,7 @@ class LeadRow(SQLModel, table=True):
     country: str | None = None
     timezone: str | None = None
     source: str | None = None
+    account_id: str | None = Field(default=None, index=True, max_length=200)
     phase: str = Field(default=Phase.QUALIFICATION.value)
     track: str | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
@@ -87,6 +88,19 @@ class EmailSendRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     attempts: int = 1
+    links: list[str] = Field(default_factory=list, sa_type=JSON)
+
+
+class EmailClickRow(SQLModel, table=True):
+    """One click on a tracked link; `scanner` marks a click no person made."""
+
+    __tablename__ = "email_clicks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    send_key: str = Field(index=True)
+    link: int
+    at: datetime = Field(sa_type=UTCDateTime)
+    scanner: bool = False
 
 
 class SalesTaskRow(SQLModel, table=True):
@@ -117,5 +131,74 @@ class SuppressionRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-TABLES = (LeadRow, EventRow, EmailSendRow, SalesTaskRow, SuppressionRow)
+class InboundKind(StrEnum):
+    """What an inbound message carries."""
+
+    EVENT = "event"        # a behavioral event (track, page, click, open, unsubscribe)
+    PROFILE = "profile"    # traits about the person or their account (identify, group)
+    ALIAS = "alias"        # two ids are the same person
+
+
+class InboundStatus(StrEnum):
+    """Where an inbound message stands."""
+
+    PENDING = "pending"
+    ANONYMOUS = "anonymous"
+    WAITING = "waiting"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class InboundRow(SQLModel, table=True):
+    """An accepted message; `seq` orders delivery."""
+
+    __tablename__ = "inbound"
+    __table_args__ = (Index("ix_inbound_status_seq", "status", "seq"),)
+
+    seq: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=16)
+    lead_id: str | None = Field(default=None, index=True, max_length=200)
+    anonymous_id: str | None = Field(default=None, index=True, max_length=200)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default=InboundStatus.PENDING.value, max_length=16)
+    attempts: int = 0
+    error: str | None = None
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ContactRow(SQLModel, table=True):
+    """What producers have said about a person (merged traits), and whether it is enrolled."""
+
+    __tablename__ = "contacts"
+
+    id: str = Field(primary_key=True, max_length=200)
+    traits: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    enrolled: bool = False
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class IdentityRow(SQLModel, table=True):
+    """An anonymous id (a browser, a device) known to belong to a lead."""
+
+    __tablename__ = "identities"
+
+    anonymous_id: str = Field(primary_key=True, max_length=200)
+    lead_id: str = Field(index=True, max_length=200)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LeaseRow(SQLModel, table=True):
+    """A lease one process holds for a while, so only one relay delivers at a time."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=200)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+TABLES = (LeadRow, EventRow, EmailSendRow, EmailClickRow, SalesTaskRow, SuppressionRow, InboundRow,
+          ContactRow, IdentityRow, LeaseRow)
 """Every table the store creates, in creation order."""

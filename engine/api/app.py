@@ -1,0 +1,67 @@
+"""The HTTP application: ingestion, lead state, email tracking and unsubscribe."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from engine.api import ingest, leads, tracking
+from engine.api.context import ApiContext
+from engine.api.intake import Refused
+from engine.dsl.spec import PlaybookSpec
+from engine.errors import ConfigError
+from engine.mail import TemplateRenderer
+from engine.runtime.relay import Relay
+from engine.settings import Settings
+from engine.store import Store
+
+
+def create_app(settings: Settings, *, store: Store, playbook: PlaybookSpec,
+               relay: Relay | None) -> FastAPI:
+    """The API; while it runs, the relay (if given) delivers accepted events to workflows."""
+    if not settings.write_key_list:
+        raise ConfigError("NURTURE_WRITE_KEYS is empty: set at least one write key "
+                          "(comma-separated) for event producers to send with")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(relay.run()) if relay is not None else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(title="nurture", version="1",
+                  summary="Segment-compatible event ingestion for behavior-triggered nurture",
+                  lifespan=lifespan)
+    app.state.nurture = ApiContext(settings=settings, store=store, playbook=playbook,
+                                   relay=relay,
+                                   renderer=TemplateRenderer(settings.templates_dir))
+    app.include_router(ingest.router)
+    app.include_router(leads.router)
+    app.include_router(tracking.router)
+
+    @app.exception_handler(Refused)
+    async def refused(_: Request, error: Refused) -> JSONResponse:
+        body: dict[str, object] = {"success": False, "error": error.message}
+        if error.field:
+            body["field"] = error.field
+        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
+        if error.status == 401:
+            headers["WWW-Authenticate"] = 'Basic realm="nurture"'
+        return JSONResponse(body, status_code=error.status, headers=headers)
+
+    @app.get("/health", tags=["operations"], summary="Liveness and delivery status")
+    async def health() -> dict[str, object]:
+        ctx: ApiContext = app.state.nurture
+        return {"ok": True, "backlog": await ctx.backlog(),
+                "temporal": bool(relay and relay.connected)}
+
+    return app

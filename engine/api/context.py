@@ -1,0 +1,49 @@
+"""What every route needs, built once per application."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from engine.dsl.spec import PlaybookSpec
+from engine.mail import TemplateRenderer
+from engine.runtime.relay import Relay
+from engine.settings import Settings
+from engine.store import Inbound, Store
+
+
+@dataclass
+class ApiContext:
+    """The store, the playbook, the relay and the limits the routes share."""
+
+    settings: Settings
+    store: Store
+    playbook: PlaybookSpec
+    relay: Relay | None
+    renderer: TemplateRenderer
+    inflight: int = 0
+    _backlog: int = 0
+    _backlog_read: float = field(default=0.0)
+
+    @property
+    def secret(self) -> str:
+        """The token-signing secret."""
+        return self.settings.secret.get_secret_value()
+
+    async def backlog(self) -> int:
+        """Accepted messages not yet delivered, re-counted at most once a second."""
+        if time.monotonic() - self._backlog_read > 1.0:
+            self._backlog_read = time.monotonic()
+            self._backlog = await asyncio.to_thread(self.store.inbound_backlog)
+        return self._backlog
+
+    async def accept(self, messages: list[Inbound]) -> int:
+        """Persist messages (durably, before any 2xx) and wake the relay; how many were new."""
+        added = await asyncio.to_thread(self.store.accept_inbound, messages,
+                                        now=datetime.now(UTC))
+        self._backlog += added
+        if self.relay is not None and added:
+            self.relay.wake()
+        return added

@@ -1,0 +1,248 @@
+"""The relay: carries accepted inbound messages from the store to lead workflows, in order.
+
+The API only persists; the relay delivers. One relay at a time holds a lease in the
+database (run as many API processes as you like), reads pending messages in `seq` order,
+links anonymous ids to leads, merges traits into the contact, and sends each lead's
+backlog in one signal — signal-with-start for a lead not yet enrolled. Rows are marked
+delivered only after Temporal took the signal, so a crash or an outage delays events but
+never loses them; the workflow ignores an event id it has seen, so a redelivery after a
+crash never doubles one. While Temporal is unreachable the relay backs off and retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from engine.dsl.spec import PlaybookSpec
+from engine.events import Event
+from engine.leads import LeadProfile
+from engine.runtime.lead_workflow import LeadWorkflow, workflow_id_for
+from engine.runtime.models import EventsSignal, LeadWorkflowInput
+from engine.store import InboundKind, InboundRow, InboundStatus, Store
+
+log = logging.getLogger("nurture.relay")
+
+LEASE = "relay"
+MAX_EVENTS_PER_SIGNAL = 200
+GIVE_UP_AFTER = 8
+_DOWN = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                   RPCStatusCode.CANCELLED, RPCStatusCode.RESOURCE_EXHAUSTED})
+
+
+class TemporalUnavailable(Exception):
+    """The Temporal server cannot be reached; nothing was marked delivered."""
+
+
+@dataclass
+class _Backlog:
+    """One lead's share of a pass: its rows in order."""
+
+    lead_id: str
+    rows: list[InboundRow] = field(default_factory=list)
+
+
+class Relay:
+    """Delivers the inbound ledger to lead workflows until cancelled."""
+
+    def __init__(self, store: Store, playbook: PlaybookSpec,
+                 connect: Callable[[], Awaitable[Client]], *, task_queue: str = "nurture",
+                 batch: int = 500, concurrency: int = 32, poll: float = 1.0,
+                 history_limit: int = 10_000) -> None:
+        self.store, self.playbook, self._connect = store, playbook, connect
+        self.task_queue, self.batch, self.poll = task_queue, batch, poll
+        self.history_limit = history_limit
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._client: Client | None = None
+        self._wake = asyncio.Event()
+        self._limit = asyncio.Semaphore(concurrency)
+        self.delivered = 0
+        self.connected = False
+
+    def wake(self) -> None:
+        """New messages were accepted: deliver now rather than at the next poll."""
+        self._wake.set()
+
+    async def client(self) -> Client:
+        """The Temporal client, connected on first use."""
+        if self._client is None:
+            try:
+                self._client = await self._connect()
+            except Exception as err:  # noqa: BLE001 - any connect failure means "not yet"
+                raise TemporalUnavailable(str(err)) from err
+            self.connected = True
+        return self._client
+
+    async def run(self) -> None:
+        """Deliver, wait for news or the poll interval, repeat; back off while Temporal is down."""
+        pause = 0.5
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    moved = await self.deliver_once()
+                    pause = 0.5
+                except TemporalUnavailable as err:
+                    self.connected = False
+                    log.warning("Temporal unreachable (%s); retrying in %.1fs", err, pause)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 15.0)
+                    continue
+                except Exception:  # noqa: BLE001 - a database hiccup must not kill the relay
+                    log.exception("relay pass failed; retrying in %.1fs", pause)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 15.0)
+                    continue
+                if moved:
+                    continue
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll)
+                except TimeoutError:
+                    pass
+        finally:
+            await asyncio.to_thread(self.store.release_lease, LEASE, self.holder)
+
+    async def deliver_once(self) -> int:
+        """One pass over the oldest pending messages; how many rows it settled."""
+        now = datetime.now(UTC)
+        if not await self._db(self.store.hold_lease, LEASE, self.holder,
+                              ttl=timedelta(seconds=max(15.0, self.poll * 5)), now=now):
+            return 0
+        rows = await self._db(self.store.pending_inbound, self.batch)
+        if not rows:
+            return 0
+        client = await self.client()
+        backlogs, anonymous = await self._sort_out(rows, now)
+        if anonymous:
+            await self._db(self.store.settle_inbound, [r.seq for r in anonymous],
+                           status=InboundStatus.ANONYMOUS, now=now)
+        results = await asyncio.gather(*(self._deliver(client, b, now) for b in backlogs),
+                                       return_exceptions=True)
+        down = [r for r in results if isinstance(r, TemporalUnavailable)]
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, TemporalUnavailable):
+                log.error("delivery failed: %r", result)
+        if down and len(down) == len(results):
+            raise down[0]
+        settled = sum(r for r in results if isinstance(r, int))
+        self.delivered += settled
+        return settled + len(anonymous)
+
+    async def _sort_out(self, rows: list[InboundRow], now: datetime
+                        ) -> tuple[list[_Backlog], list[InboundRow]]:
+        """Give every row its lead (pulling in rows held for the ids this pass links)."""
+        links: dict[str, str] = {}
+        for row in rows:  # a call that carries both ids ties the browser to the lead
+            if row.lead_id and row.anonymous_id and row.anonymous_id not in links:
+                links[row.anonymous_id] = await self._db(
+                    self.store.link_identity, row.anonymous_id, row.lead_id, now=now)
+        unknown = {r.anonymous_id for r in rows if not r.lead_id and r.anonymous_id} - set(links)
+        links.update(await self._db(self.store.identity, unknown))
+        held = await self._db(self.store.held_inbound, anonymous_ids=list(links))
+        profiled = {r.lead_id or "" for r in rows if r.kind == InboundKind.PROFILE}
+        profiled |= {links[r.anonymous_id] for r in rows
+                     if r.kind == InboundKind.PROFILE and r.anonymous_id in links}
+        held += await self._db(self.store.held_inbound, lead_ids=sorted(profiled - {""}))
+        everything = {r.seq: r for r in [*rows, *held]}
+        backlogs: dict[str, _Backlog] = {}
+        anonymous: list[InboundRow] = []
+        for seq in sorted(everything):  # type: ignore[type-var]
+            row = everything[seq]
+            lead = row.lead_id or links.get(row.anonymous_id or "")
+            if lead is None:
+                anonymous.append(row)
+            else:
+                backlogs.setdefault(lead, _Backlog(lead)).rows.append(row)
+        return list(backlogs.values()), anonymous
+
+    async def _deliver(self, client: Client, backlog: _Backlog, now: datetime) -> int:
+        """Merge the lead's traits, signal its workflow, mark its rows; rows settled."""
+        async with self._limit:
+            lead = backlog.lead_id
+            contact = (await self._db(self.store.contacts, [lead])).get(lead)
+            traits = dict(contact.traits) if contact else {}
+            before = dict(traits)
+            events: list[Event] = []
+            for row in backlog.rows:
+                if row.kind == InboundKind.PROFILE:
+                    traits.update(row.payload.get("traits", {}))
+                elif row.kind == InboundKind.EVENT:
+                    events.append(Event.model_validate(row.payload))
+            seqs = [r.seq for r in backlog.rows if r.seq is not None]
+            enrolled = bool(contact and contact.enrolled)
+            if traits != before or contact is None:
+                await self._db(self.store.save_contact, lead, traits=traits, enrolled=enrolled,
+                               now=now)
+            profile = _profile(lead, traits)
+            if profile is None:  # not enrollable yet: keep events until an identify says more
+                waiting = [r.seq for r in backlog.rows if r.kind == InboundKind.EVENT]
+                done = [s for s in seqs if s not in waiting]
+                await self._db(self.store.settle_inbound, waiting, status=InboundStatus.WAITING,
+                               now=now, lead_id=lead)
+                await self._db(self.store.settle_inbound, done,
+                               status=InboundStatus.DELIVERED, now=now, lead_id=lead)
+                return len(seqs)
+            try:
+                await self._signal(client, profile, events, enrolled=enrolled,
+                                   changed=traits != before)
+            except RPCError as err:
+                if err.status in _DOWN:
+                    raise TemporalUnavailable(str(err)) from err
+                await self._db(self.store.retry_inbound, seqs, error=str(err),
+                               give_up_after=GIVE_UP_AFTER, now=now)
+                raise
+            if not enrolled:
+                await self._db(self.store.save_contact, lead, traits=traits, enrolled=True,
+                               now=now)
+            await self._db(self.store.settle_inbound, seqs, status=InboundStatus.DELIVERED,
+                           now=now, lead_id=lead)
+            return len(seqs)
+
+    async def _signal(self, client: Client, profile: LeadProfile, events: list[Event], *,
+                      enrolled: bool, changed: bool) -> None:
+        chunks = [events[i:i + MAX_EVENTS_PER_SIGNAL]
+                  for i in range(0, len(events), MAX_EVENTS_PER_SIGNAL)] or [[]]
+        for number, chunk in enumerate(chunks):
+            first = number == 0
+            signal = EventsSignal(events=chunk, profile=profile if first and changed else None)
+            if enrolled or not first:
+                handle = client.get_workflow_handle_for(LeadWorkflow.run,
+                                                        workflow_id_for(profile.id))
+                try:
+                    await handle.signal(LeadWorkflow.events, signal)
+                    continue
+                except RPCError as err:
+                    if err.status != RPCStatusCode.NOT_FOUND:
+                        raise
+            await client.start_workflow(
+                LeadWorkflow.run,
+                LeadWorkflowInput(lead=profile, playbook=self.playbook,
+                                  history_limit=self.history_limit),
+                id=workflow_id_for(profile.id), task_queue=self.task_queue,
+                start_signal="events",
+                start_signal_args=[EventsSignal(events=chunk, profile=profile)])
+
+    @staticmethod
+    async def _db(work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(work, *args, **kwargs)
+
+
+def _profile(lead_id: str, traits: dict[str, Any]) -> LeadProfile | None:
+    """The lead profile the traits describe, or None while there is no usable email."""
+    if not traits.get("email"):
+        return None
+    try:
+        return LeadProfile.model_validate({**traits, "id": lead_id})
+    except ValidationError as err:
+        log.warning("lead %s: traits do not make a profile: %s", lead_id, err)
+        return None

@@ -1,0 +1,194 @@
+"""The inbound ledger: events accepted over HTTP, kept until their lead's workflow has them.
+
+The API writes a row per accepted message before answering 2xx (the `message_id` is
+unique, so a retried request changes nothing); the relay reads rows in order, sends each
+lead's backlog to its workflow and marks the rows delivered. Rows that cannot go yet are
+held: `anonymous` until an `identify` says whose they are, `waiting` until the lead has an
+email address to be enrolled with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
+from sqlalchemy import func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from engine.store.access import TableAccess
+from engine.store.tables import (
+    ContactRow,
+    IdentityRow,
+    InboundKind,
+    InboundRow,
+    InboundStatus,
+    LeaseRow,
+)
+from engine.store.timestamps import as_utc
+
+_CHUNK = 400  # rows per INSERT statement, well under SQLite's bound-parameter limit
+
+
+class Inbound(BaseModel):
+    """One accepted message, as the API hands it to the store."""
+
+    message_id: str = PydanticField(min_length=1, max_length=200)
+    kind: InboundKind
+    lead_id: str | None = PydanticField(default=None, max_length=200)
+    anonymous_id: str | None = PydanticField(default=None, max_length=200)
+    payload: dict[str, Any] = PydanticField(default_factory=dict)
+
+
+class InboundLedger(TableAccess):
+    """Accepting, holding and delivering inbound messages."""
+
+    def accept_inbound(self, messages: Sequence[Inbound], *, now: datetime) -> int:
+        """Persist the messages in one transaction; how many were new (repeats are skipped)."""
+        received = as_utc(now, name="now")
+        rows = [{"message_id": m.message_id, "kind": m.kind.value, "lead_id": m.lead_id,
+                 "anonymous_id": m.anonymous_id, "payload": m.payload, "received_at": received,
+                 "status": InboundStatus.PENDING.value, "attempts": 0} for m in messages]
+        if not rows:
+            return 0
+        dialect = self.engine.dialect.name
+        maker = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        added = 0
+        with self._session() as session:
+            for start in range(0, len(rows), _CHUNK):
+                statement = maker(InboundRow).values(rows[start:start + _CHUNK])
+                statement = statement.on_conflict_do_nothing(index_elements=["message_id"])
+                added += session.exec(statement).rowcount  # type: ignore[call-overload]
+        return added
+
+    def pending_inbound(self, limit: int = 500) -> list[InboundRow]:
+        """The oldest messages not yet delivered nor held, in order."""
+        statement = (select(InboundRow).where(col(InboundRow.status) == InboundStatus.PENDING)
+                     .order_by(col(InboundRow.seq)).limit(limit))
+        with Session(self.engine) as session:
+            return list(session.exec(statement))
+
+    def held_inbound(self, *, lead_ids: Iterable[str] = (),
+                     anonymous_ids: Iterable[str] = ()) -> list[InboundRow]:
+        """Held messages of these leads (waiting) or these anonymous ids, in order."""
+        leads, anons = list(lead_ids), list(anonymous_ids)
+        found: list[InboundRow] = []
+        with Session(self.engine) as session:
+            if leads:
+                found += session.exec(select(InboundRow).where(
+                    col(InboundRow.status) == InboundStatus.WAITING,
+                    col(InboundRow.lead_id).in_(leads)))
+            if anons:
+                found += session.exec(select(InboundRow).where(
+                    col(InboundRow.status) == InboundStatus.ANONYMOUS,
+                    col(InboundRow.lead_id).is_(None),
+                    col(InboundRow.anonymous_id).in_(anons)))
+        unique = {row.seq: row for row in found}
+        return [unique[seq] for seq in sorted(unique)]  # type: ignore[type-var]
+
+    def inbound_backlog(self) -> int:
+        """How many accepted messages have not reached a workflow yet (held ones excluded)."""
+        statement = select(func.count()).select_from(InboundRow).where(
+            col(InboundRow.status) == InboundStatus.PENDING)
+        with Session(self.engine) as session:
+            return int(session.exec(statement).one())
+
+    def inbound_counts(self, lead_id: str) -> dict[str, int]:
+        """A lead's inbound messages by status."""
+        statement = (select(InboundRow.status, func.count()).where(
+            col(InboundRow.lead_id) == lead_id).group_by(col(InboundRow.status)))
+        with Session(self.engine) as session:
+            return {status: int(count) for status, count in session.exec(statement)}
+
+    def settle_inbound(self, seqs: Sequence[int], *, status: InboundStatus, now: datetime,
+                       lead_id: str | None = None, error: str | None = None) -> None:
+        """Move messages to `status` (and to `lead_id` when given)."""
+        if not seqs:
+            return
+        values: dict[str, Any] = {"status": status.value, "error": error}
+        if status == InboundStatus.DELIVERED:
+            values["delivered_at"] = as_utc(now, name="now")
+        if lead_id is not None:
+            values["lead_id"] = lead_id
+        with self._session() as session:
+            for start in range(0, len(seqs), _CHUNK):
+                session.exec(update(InboundRow).where(  # type: ignore[call-overload]
+                    col(InboundRow.seq).in_(seqs[start:start + _CHUNK])).values(**values))
+
+    def retry_inbound(self, seqs: Sequence[int], *, error: str, give_up_after: int,
+                      now: datetime) -> None:
+        """Count a failed delivery; after `give_up_after` attempts the messages are failed."""
+        if not seqs:
+            return
+        with self._session() as session:
+            session.exec(update(InboundRow).where(  # type: ignore[call-overload]
+                col(InboundRow.seq).in_(seqs)).values(attempts=InboundRow.attempts + 1,
+                                                      error=error[:500]))
+            session.exec(update(InboundRow).where(  # type: ignore[call-overload]
+                col(InboundRow.seq).in_(seqs), col(InboundRow.attempts) >= give_up_after)
+                .values(status=InboundStatus.FAILED.value))
+
+    # identities and contacts
+
+    def identity(self, anonymous_ids: Iterable[str]) -> dict[str, str]:
+        """The leads these anonymous ids are known to belong to."""
+        wanted = list(set(anonymous_ids))
+        if not wanted:
+            return {}
+        with Session(self.engine) as session:
+            rows = session.exec(select(IdentityRow).where(
+                col(IdentityRow.anonymous_id).in_(wanted)))
+            return {row.anonymous_id: row.lead_id for row in rows}
+
+    def link_identity(self, anonymous_id: str, lead_id: str, *, now: datetime) -> str:
+        """Record that the anonymous id is this lead; the first link wins. Returns the lead."""
+        if self._insert_once(IdentityRow(anonymous_id=anonymous_id, lead_id=lead_id,
+                                         created_at=as_utc(now, name="now"))):
+            return lead_id
+        return self.identity([anonymous_id]).get(anonymous_id, lead_id)
+
+    def contacts(self, ids: Iterable[str]) -> dict[str, ContactRow]:
+        """Contacts by id."""
+        wanted = list(set(ids))
+        if not wanted:
+            return {}
+        with Session(self.engine) as session:
+            rows = session.exec(select(ContactRow).where(col(ContactRow.id).in_(wanted)))
+            return {row.id: row for row in rows}
+
+    def save_contact(self, contact_id: str, *, traits: dict[str, Any], enrolled: bool,
+                     now: datetime) -> None:
+        """Write a contact's merged traits and enrolment flag."""
+        when = as_utc(now, name="now")
+        if self._update(ContactRow, col(ContactRow.id) == contact_id, traits=traits,
+                        enrolled=enrolled, updated_at=when):
+            return
+        if not self._insert_once(ContactRow(id=contact_id, traits=traits, enrolled=enrolled,
+                                            updated_at=when)):
+            self._update(ContactRow, col(ContactRow.id) == contact_id, traits=traits,
+                         enrolled=enrolled, updated_at=when)
+
+    # leases
+
+    def hold_lease(self, name: str, holder: str, *, ttl: timedelta, now: datetime) -> bool:
+        """Take or renew the named lease for `holder`; False while another holder has it."""
+        now = as_utc(now, name="now")
+        until = now + ttl
+        taken = self._update(LeaseRow, (col(LeaseRow.name) == name) & (
+            (col(LeaseRow.holder) == holder) | (col(LeaseRow.expires_at) < now)),
+            holder=holder, expires_at=until)
+        if taken:
+            return True
+        return self._insert_once(LeaseRow(name=name, holder=holder, expires_at=until))
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up at once (on a clean shutdown)."""
+        with self._session() as session:
+            session.exec(update(LeaseRow).where(  # type: ignore[call-overload]
+                col(LeaseRow.name) == name, col(LeaseRow.holder) == holder)
+                .values(expires_at=datetime(1970, 1, 1, tzinfo=UTC)))
+
+
