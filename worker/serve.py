@@ -3,28 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
-from engine.settings import Settings
+from engine.api import create_app
+from engine.runtime import connect_from
+from engine.runtime.relay import Relay
+from engine.settings import Settings, load_playbook
+from engine.store import Store
 
 
-def build_app(settings: Settings) -> FastAPI:
-    """The API application for these settings (placeholder until the full API lands)."""
-    app = FastAPI(title="nurture")
+def open_store(settings: Settings) -> Store:
+    """The store the settings name (creating a SQLite file's folder on first use)."""
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True,
+                                                                           exist_ok=True)
+    return Store(settings.database_url)
 
-    @app.get("/health")
-    async def health() -> dict[str, bool]:
-        return {"ok": True}
 
-    return app
+def build_app(settings: Settings, store: Store | None = None) -> FastAPI:
+    """The API application with a relay to Temporal, as the settings describe."""
+    playbook = load_playbook(settings.playbook)
+    store = store or open_store(settings)
+    relay = Relay(store, playbook, lambda: connect_from(settings),
+                  task_queue=settings.task_queue)
+    return create_app(settings, store=store, playbook=playbook, relay=relay)
 
 
 async def serve_api(settings: Settings, *, host: str | None = None, port: int | None = None,
                     ready: asyncio.Event | None = None) -> None:
     """Serve the API until cancelled; `ready` is set once the port accepts connections."""
-    config = uvicorn.Config(build_app(settings), host=host or settings.api_host,
+    store = open_store(settings)
+    config = uvicorn.Config(build_app(settings, store), host=host or settings.api_host,
                             port=port or settings.api_port, log_level="warning",
                             lifespan="on")
     server = uvicorn.Server(config)
@@ -42,3 +54,5 @@ async def serve_api(settings: Settings, *, host: str | None = None, port: int | 
         server.should_exit = True
         await task
         raise
+    finally:
+        store.dispose()

@@ -4,6 +4,7 @@ from engine.runtime.activities import NurtureActivities
 from engine.runtime.client import (
     DEFAULT_TASK_QUEUE,
     connect,
+    connect_from,
     enroll,
     lead_journal,
     lead_state,
@@ -14,6 +15,6 @@ from engine.runtime.models import JournalEntry, LeadSnapshot, LeadState, LeadWor
 
 __all__ = [
     "DEFAULT_TASK_QUEUE", "JournalEntry", "LeadSnapshot", "LeadState", "LeadWorkflow",
-    "LeadWorkflowInput", "NurtureActivities", "connect", "enroll", "lead_journal", "lead_state",
-    "send_events", "workflow_id_for",
+    "LeadWorkflowInput", "NurtureActivities", "connect", "connect_from", "enroll",
+    "lead_journal", "lead_state", "send_events", "workflow_id_for",
 ]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
 
 from engine.dsl.spec import PlaybookSpec
+from engine.errors import ConfigError
 from engine.events import Event
 from engine.leads import LeadProfile
 from engine.runtime.lead_workflow import LeadWorkflow, workflow_id_for
@@ -19,6 +22,9 @@ from engine.runtime.models import (
     LeadWorkflowInput,
 )
 
+if TYPE_CHECKING:  # settings read files at import; the workflow sandbox must not
+    from engine.settings import Settings
+
 DEFAULT_TASK_QUEUE = "nurture"
 
 
@@ -27,6 +33,21 @@ async def connect(address: str = "localhost:7233", namespace: str = "default",
     """A Temporal client that speaks pydantic."""
     return await Client.connect(address, namespace=namespace, api_key=api_key,
                                 tls=bool(api_key), data_converter=pydantic_data_converter)
+
+
+async def connect_from(settings: Settings) -> Client:
+    """A client configured like every Temporal tool: `TEMPORAL_ADDRESS`, `_NAMESPACE`,
+    `_API_KEY`, `_TLS*`, `_GRPC_META_*`, `_PROFILE` and the Temporal config file."""
+    try:
+        config = ClientConfig.load_client_connect_config()
+    except Exception as err:  # noqa: BLE001 - a bad TEMPORAL_* value or config file
+        raise ConfigError(f"Temporal client settings are invalid: {err}") from err
+    config["target_host"] = settings.temporal_address
+    config["namespace"] = settings.temporal_namespace
+    if settings.temporal_api_key is not None:
+        config["api_key"] = settings.temporal_api_key.get_secret_value()
+        config.setdefault("tls", True)
+    return await Client.connect(**config, data_converter=pydantic_data_converter)
 
 
 async def enroll(client: Client, lead: LeadProfile, playbook: PlaybookSpec, *,
