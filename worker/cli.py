@@ -129,6 +129,57 @@ def simulate(scenario: Path, pretty: Annotated[bool, typer.Option(
                f"emails={len(final.emails)}")
 
 
+event_app = typer.Typer(help="Send behavioral events to the API.", no_args_is_help=True)
+app.add_typer(event_app, name="event")
+
+
+@event_app.command("send")
+def event_send(
+        lead_id: str, event: Annotated[str, typer.Argument(
+            help="Event name, e.g. demo_requested or 'Pricing Page Viewed'.")],
+        prop: Annotated[list[str] | None, typer.Option(
+            "--prop", help="A property as key=value (repeatable).")] = None,
+        api: Annotated[str | None, typer.Option(
+            "--api", help="API address (default NURTURE_API_URL or NURTURE_BASE_URL).")] = None,
+        write_key: Annotated[str | None, typer.Option(
+            "--write-key", help="Write key (default NURTURE_WRITE_KEYS or the one "
+                                "`nurture dev` keeps).")] = None,
+        data_dir: Annotated[Path, typer.Option(
+            "--data-dir", help="Where `nurture dev` keeps its write key.")] = Path(".nurture"),
+) -> None:
+    """Send one event for a lead through the HTTP API, as a producer would."""
+    from worker.event_send import parse_props, send_event, write_key_for
+
+    try:
+        settings = load_settings()
+        key = write_key_for(settings, write_key, data_dir)
+        message_id = send_event(api or settings.api_base, key, lead_id, event,
+                                parse_props(prop or []))
+    except NurtureError as err:
+        raise _fail(str(err)) from None
+    typer.echo(f"accepted: {event} for {lead_id} (messageId {message_id})")
+
+
+@app.command()
+def api(host: Annotated[str | None, typer.Option(help="Interface (default NURTURE_API_HOST, "
+                                                      "127.0.0.1).")] = None,
+        port: Annotated[int | None, typer.Option(help="Port (default NURTURE_API_PORT, "
+                                                      "8000).")] = None) -> None:
+    """Run the HTTP API and its relay to Temporal (NURTURE_WRITE_KEYS, TEMPORAL_ADDRESS, ...)."""
+    import logging
+
+    from worker.serve import serve_api
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        settings = load_settings()
+        asyncio.run(serve_api(settings, host=host, port=port))
+    except NurtureError as err:
+        raise _fail(str(err)) from None
+    except KeyboardInterrupt:
+        pass
+
+
 @app.command()
 def worker() -> None:
     """Run the Temporal worker (TEMPORAL_ADDRESS, NURTURE_DATABASE_URL, NURTURE_SMTP_*)."""

@@ -60,7 +60,7 @@ class Stack:
     http: httpx.AsyncClient
     store: Store
     transport: MemoryTransport
-    client: Client
+    client: Client | None  # None when the test runs without Temporal
     relay: Relay
     task_queue: str
     settings: Settings
@@ -111,7 +111,7 @@ async def running_stack(client_source: Callable[[], Awaitable[Client]], folder: 
                                   queue)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             stack = Stack(url=f"http://127.0.0.1:{port}", http=http, store=store,
-                          transport=transport, client=worker_client or await client_source(),
+                          transport=transport, client=worker_client,
                           relay=relay, task_queue=queue, settings=settings)
             if worker is None:
                 yield stack
