@@ -7,7 +7,10 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from engine.api import ingest, leads, tracking
 from engine.api.context import ApiContext
@@ -40,7 +43,18 @@ def create_app(settings: Settings, *, store: Store, playbook: PlaybookSpec,
 
     app = FastAPI(title="nurture", version="1",
                   summary="Segment-compatible event ingestion for behavior-triggered nurture",
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
+    # The docs page's scripts are served from the installed swagger-ui-bundle wheel, so
+    # /docs works on a machine without internet access.
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="nurture API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png")
     app.state.nurture = ApiContext(settings=settings, store=store, playbook=playbook,
                                    relay=relay,
                                    renderer=TemplateRenderer(settings.templates_dir))
