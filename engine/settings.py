@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from engine.dsl.spec import PlaybookSpec
 from engine.errors import ConfigError
 
+DEV_SECRET = "dev-only-secret-change-me"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 REPO_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -24,7 +27,7 @@ class Settings(BaseSettings):
     templates_dir: Path = REPO_TEMPLATES
     task_queue: str = "nurture"
     base_url: str = "http://127.0.0.1:8000"
-    secret: SecretStr = SecretStr("dev-only-secret-change-me")
+    secret: SecretStr = SecretStr(DEV_SECRET)
 
     sender_name: str = "Maya Chen"
     sender_title: str = "Head of Customer Education"
@@ -67,6 +70,16 @@ class Settings(BaseSettings):
     def write_key_list(self) -> list[str]:
         """The accepted write keys."""
         return [key.strip() for key in self.write_keys.split(",") if key.strip()]
+
+    def check_secret(self) -> None:
+        """Refuse the built-in signing secret anywhere but on this machine: with it, anyone
+        could forge unsubscribe and tracking links."""
+        host = urlsplit(self.base_url).hostname or ""
+        if self.secret.get_secret_value() == DEV_SECRET and host not in LOOPBACK_HOSTS:
+            raise ConfigError(f"NURTURE_SECRET is not set but NURTURE_BASE_URL ({self.base_url}) "
+                              "is public; set NURTURE_SECRET to a long random value, e.g. "
+                              "the output of: python3 -c 'import secrets; "
+                              "print(secrets.token_urlsafe(32))'")
 
     @property
     def api_base(self) -> str:

@@ -26,6 +26,7 @@ from engine.store import Store
 def create_app(settings: Settings, *, store: Store, playbook: PlaybookSpec,
                relay: Relay | None) -> FastAPI:
     """The API; while it runs, the relay (if given) delivers accepted events to workflows."""
+    settings.check_secret()
     if not settings.write_key_list:
         raise ConfigError("NURTURE_WRITE_KEYS is empty: set at least one write key "
                           "(comma-separated) for event producers to send with")
