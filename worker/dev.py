@@ -17,7 +17,7 @@ import os
 import secrets
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from temporalio.client import Client
 
 from engine.errors import ConfigError, NurtureError
+from engine.runtime import connect_from
 from engine.settings import Settings, load_playbook, load_settings
 from engine.store import Store, mask_password
 from worker.run import serve_worker
@@ -37,11 +38,14 @@ LOCALHOST = "127.0.0.1"
 log = logging.getLogger(__name__)
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now (for tests and embedded stacks)."""
-    with socket.socket() as probe:
-        probe.bind((LOCALHOST, 0))
-        return int(probe.getsockname()[1])
+def free_port(*, avoid: Collection[int] = ()) -> int:
+    """A TCP port nobody listens on right now and not in `avoid` (for tests, embedded stacks)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind((LOCALHOST, 0))
+            port = int(probe.getsockname()[1])
+        if port not in avoid:
+            return port
 
 
 def ensure_port_free(port: int, what: str, option: str) -> None:
@@ -103,10 +107,11 @@ class DevStack:
                  start_timeout: float = 60.0) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.api_port = api_port or free_port()
-        self.temporal_port = temporal_port or free_port()
+        self.temporal_port = temporal_port or free_port(avoid={self.api_port})
         if not ui_port:  # Temporal's own default, unless that is no port at all
             fits = temporal_port and temporal_port + 1000 <= 65535
-            ui_port = self.temporal_port + 1000 if fits else free_port()
+            ui_port = (self.temporal_port + 1000 if fits
+                       else free_port(avoid={self.api_port, self.temporal_port}))
         self.ui_port = ui_port
         self.smtp_port = smtp_port
         self.start_timeout = start_timeout
@@ -148,12 +153,19 @@ class DevStack:
     async def _start(self) -> None:
         base = self.settings or load_settings()
         external = "temporal_address" in base.model_fields_set
-        ensure_port_free(self.api_port, "API", "--api-port")
+        wanted = [("API", self.api_port, "--api-port")]
         if not external:
-            ensure_port_free(self.temporal_port, "Temporal", "--temporal-port")
-            ensure_port_free(self.ui_port, "Temporal Web UI", "--ui-port")
+            wanted += [("Temporal", self.temporal_port, "--temporal-port"),
+                       ("Temporal Web UI", self.ui_port, "--ui-port")]
         if self.smtp_port is not None and not base.smtp_host:
-            ensure_port_free(self.smtp_port, "SMTP sink", "--smtp-port")
+            wanted.append(("SMTP sink", self.smtp_port, "--smtp-port"))
+        claimed: dict[int, str] = {}
+        for what, port, option in wanted:
+            if port in claimed:
+                raise ConfigError(f"port {port} is asked for twice ({claimed[port]} and {what}); "
+                                  f"choose another with {option}")
+            claimed[port] = what
+            ensure_port_free(port, what, option)
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             settings = dev_settings(base, self.data_dir, self.api_port)
@@ -198,11 +210,11 @@ class DevStack:
     async def _start_temporal(self, settings: Settings, external: bool
                               ) -> tuple[Settings, Client]:
         if external:
+            # Connect like the worker and API do, honouring TEMPORAL_TLS*, profiles and so on.
             self.temporal_address = settings.temporal_address
-            key = settings.temporal_api_key
             client = await reach_temporal(
-                settings.temporal_address, settings.temporal_namespace,
-                api_key=key.get_secret_value() if key else None, timeout=self.start_timeout)
+                lambda: connect_from(settings), settings.temporal_address,
+                settings.temporal_namespace, timeout=min(self.start_timeout, 20))
             return settings, client
         server = TemporalDevServer(
             self.data_dir / "temporal.db", self.data_dir / "temporal.log", host=LOCALHOST,
@@ -226,10 +238,14 @@ class DevStack:
 
 
 async def _stop_task(task: asyncio.Task[Any]) -> None:
+    already_over = task.done()  # then start-up or watch() has reported how it ended
     task.cancel()
     await asyncio.wait([task], timeout=STOP_GRACE_SECONDS * 3)
-    if task.done() and not task.cancelled() and task.exception() is not None:
-        log.warning("%s ended with %r", task.get_name(), task.exception())
+    if not task.done() or task.cancelled():
+        return
+    failure = task.exception()  # retrieved in any case, so asyncio does not complain
+    if failure is not None and not already_over:
+        log.warning("%s failed while stopping: %s", task.get_name(), failure)
 
 
 def banner(stack: DevStack) -> str:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from temporalio.client import Client
 
-from engine.runtime import connect
+from engine.runtime import connect_from
 from engine.settings import Settings, load_playbook
-from engine.store import Store
 from worker.assembly import build_activities, build_worker, smtp_from
+from worker.serve import open_store
 
 
 async def run_worker(settings: Settings) -> None:
@@ -26,16 +25,12 @@ async def serve_worker(settings: Settings, *, client: Client | None = None) -> N
     say. Logging setup is left to the caller.
     """
     load_playbook(settings.playbook)  # fail fast on a broken playbook
-    if settings.database_url.startswith("sqlite:///"):
-        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True,
-                                                                           exist_ok=True)
-    store = Store(settings.database_url)
+    settings.check_secret()
+    store = open_store(settings)
     transport = smtp_from(settings)
     try:
         if client is None:
-            client = await connect(settings.temporal_address, settings.temporal_namespace,
-                                   settings.temporal_api_key.get_secret_value()
-                                   if settings.temporal_api_key else None)
+            client = await connect_from(settings)
         worker = build_worker(client, build_activities(settings, store, transport),
                               settings.task_queue)
         logging.info("worker on %s, task queue %s", settings.temporal_address,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,14 @@ def temporal_path() -> str:
     return found
 
 
-async def reach_temporal(address: str, namespace: str, *, api_key: str | None = None,
-                         timeout: float = 60.0, server: asyncio.subprocess.Process | None = None,
+async def reach_temporal(dial: Callable[[], Awaitable[Client]], address: str, namespace: str,
+                         *, timeout: float = 60.0,
+                         server: asyncio.subprocess.Process | None = None,
                          log_file: Path | None = None) -> Client:
-    """A client once Temporal answers for `namespace`; ConfigError after `timeout` seconds.
+    """`dial()`'s client once Temporal answers for `namespace`; ConfigError after `timeout` s.
 
     With `server` given, its early exit ends the wait at once; `log_file` is named in errors.
+    A ConfigError from `dial` (a bad TEMPORAL_* setting) is raised at once.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -47,10 +50,12 @@ async def reach_temporal(address: str, namespace: str, *, api_key: str | None = 
             raise ConfigError(f"the Temporal dev server exited during start-up "
                               f"(exit code {server.returncode}){see}")
         try:
-            client = await asyncio.wait_for(connect(address, namespace, api_key), 10)
+            client = await asyncio.wait_for(dial(), 10)
             await client.workflow_service.describe_namespace(
                 DescribeNamespaceRequest(namespace=namespace))
             return client
+        except ConfigError:
+            raise
         except Exception as err:  # refused, not serving yet, namespace not there yet: retry
             problem = str(err).splitlines()[0] if str(err) else type(err).__name__
         if loop.time() >= deadline:
@@ -96,15 +101,20 @@ class TemporalDevServer:
                    "--db-filename", str(self.db_file), "--ip", self.host,
                    "--port", str(self.port), "--ui-port", str(self.ui_port),
                    "--namespace", self.namespace, "--ui-disable-news-fetch"]
-        with self.log_file.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                *command, stdin=asyncio.subprocess.DEVNULL, stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                # Its own session: a terminal's Ctrl-C reaches only us, and we stop the
-                # server last, after the worker has shut down against it.
-                start_new_session=True)
+        try:
+            with self.log_file.open("ab") as log:
+                self.process = await asyncio.create_subprocess_exec(
+                    *command, stdin=asyncio.subprocess.DEVNULL, stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                    # Its own session: a terminal's Ctrl-C reaches only us, and we stop the
+                    # server last, after the worker has shut down against it.
+                    start_new_session=True)
+        except OSError as err:
+            raise ConfigError(f"cannot start the Temporal dev server ({command[0]}): "
+                              f"{err.strerror or err}") from None
         self.exited = asyncio.ensure_future(self.process.wait())
-        return await reach_temporal(self.address, self.namespace, server=self.process,
+        return await reach_temporal(lambda: connect(self.address, self.namespace),
+                                    self.address, self.namespace, server=self.process,
                                     timeout=self.start_timeout, log_file=self.log_file)
 
     async def stop(self) -> None:

@@ -29,19 +29,20 @@ from engine.runtime import LeadSnapshot, connect, enroll, lead_state
 from engine.settings import Settings
 from worker.dev import DevStack, dev_settings, free_port
 from worker.smtp_sink import SMTPSink, outbox_messages
+from workflows import PLAYBOOK
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 START_SECONDS = 90  # generous: a busy 2-core machine starts Temporal slowly
 
-pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="scans /proc for children")
+needs_proc = pytest.mark.skipif(not Path("/proc").is_dir(), reason="looks for servers in /proc")
 
 
 def temporal_processes(data_dir: Path) -> list[int]:
     """Pids of live `temporal` processes whose database is in `data_dir`."""
     marker = str(data_dir / "temporal.db").encode()
-    found = []
-    for entry in Path("/proc").iterdir():
+    found: list[int] = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
         if not entry.name.isdigit():
             continue
         try:
@@ -94,9 +95,9 @@ class DevCommand:
                 await asyncio.sleep(0.25)
         raise AssertionError(f"nurture dev did not become healthy:\n{self.text}")
 
-    async def terminate(self) -> int:
+    async def stop(self, signal_number: int = signal.SIGTERM) -> int:
         assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
+        self.process.send_signal(signal_number)
         return await self.wait()
 
     async def wait(self) -> int:
@@ -167,9 +168,8 @@ def lead_at_midday() -> LeadProfile:
                        source="webinar")
 
 
+@needs_proc
 async def test_a_lead_waiting_on_a_timer_survives_a_dev_restart(dev_dir: Path) -> None:
-    from workflows import PLAYBOOK
-
     ports = {"api_port": free_port(), "temporal_port": free_port()}
     first = DevCommand(dev_dir, **ports).start()
     try:
@@ -192,7 +192,7 @@ async def test_a_lead_waiting_on_a_timer_survives_a_dev_restart(dev_dir: Path) -
         run_before = (await client.get_workflow_handle(handle.id).describe()).run_id
         assert temporal_processes(dev_dir), "the dev server should be running"
 
-        assert await first.terminate() == 0, first.text
+        assert await first.stop(signal.SIGTERM) == 0, first.text
         assert "stopped" in first.text
         assert temporal_processes(dev_dir) == [], "no Temporal server may outlive nurture dev"
 
@@ -208,7 +208,7 @@ async def test_a_lead_waiting_on_a_timer_survives_a_dev_restart(dev_dir: Path) -
             assert (after.track, after.step) == (before.track, before.step)
             assert timers_before <= await open_timers(again), "the durable timer is still pending"
             await again.terminate(reason="test finished")
-            assert await second.terminate() == 0, second.text
+            assert await second.stop(signal.SIGINT) == 0, second.text  # Ctrl-C
             assert temporal_processes(dev_dir) == []
         finally:
             second.kill()
@@ -216,6 +216,7 @@ async def test_a_lead_waiting_on_a_timer_survives_a_dev_restart(dev_dir: Path) -
         first.kill()
 
 
+@needs_proc
 async def test_a_port_in_use_is_a_one_line_error_and_starts_nothing(dev_dir: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -243,6 +244,7 @@ async def test_a_bad_setting_is_a_one_line_error(dev_dir: Path) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: bad setting — NURTURE_SMTP_PORT")
 
 
+@needs_proc
 async def test_a_failure_during_start_up_stops_the_temporal_server(
         dev_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async def broken_api(*_args: object, **_kwargs: object) -> None:
