@@ -204,6 +204,8 @@ class Relay:
             if not enrolled:
                 await self._db(self.store.save_contact, lead, traits=traits, enrolled=True,
                                now=now)
+            if enrolled and traits != before:  # the unsubscribe page reads the stored address
+                await self._db(self.store.upsert_lead, profile, now=now)
             await self._db(self.store.settle_inbound, seqs, status=InboundStatus.DELIVERED,
                            now=now, lead_id=lead)
             return len(seqs)

@@ -134,3 +134,26 @@ async def test_a_tampered_unsubscribe_token_is_404_and_records_nothing(stack: St
         assert (await stack.http.get(path)).status_code == 404
     assert await asyncio.to_thread(stack.store.inbound_backlog) <= before
     assert await asyncio.to_thread(stack.store.suppression, "gil@acme-analytics.io") is None
+
+
+async def test_a_later_identify_updates_the_running_lead_and_its_stored_address(
+        stack: Stack) -> None:
+    await stack.send("/v1/identify", identify("hal"))
+    await stack.until(lambda: _phase(stack, "hal", "qualification"))
+
+    await stack.send("/v1/identify", {"userId": "hal", "traits": {
+        "email": "hal@northwind-labs.io", "title": "CMO"}})
+    await stack.send("/v1/group", {"userId": "hal", "groupId": "acct-9", "traits": {
+        "name": "Northwind Labs", "website": "https://www.northwind-labs.io",
+        "employees": "1,200"}})
+
+    async def updated() -> dict[str, Any] | None:
+        lead = (await stack.lead("hal"))["lead"]
+        return lead if lead["account_id"] == "acct-9" else None
+
+    lead = await stack.until(updated)
+    assert (lead["email"], lead["title"], lead["company"], lead["company_domain"],
+            lead["company_size"]) == ("hal@northwind-labs.io", "CMO", "Northwind Labs",
+                                      "northwind-labs.io", 1200)
+    stored = await asyncio.to_thread(stack.store.get_lead, "hal")
+    assert stored is not None and stored.email == "hal@northwind-labs.io"
