@@ -62,6 +62,10 @@ def _doc(batch: bool) -> dict[str, Any]:
         "schema": schema}}}}
 
 
+def _database_down() -> Refused:
+    return Refused(503, "the database is unavailable; retry shortly", retry_after=2)
+
+
 async def _ingest(request: Request, kind: str | None) -> dict[str, bool]:
     ctx: ApiContext = request.app.state.nurture
     settings = ctx.settings
@@ -72,7 +76,11 @@ async def _ingest(request: Request, kind: str | None) -> dict[str, bool]:
         key = header_key(request)
         if key is not None:
             check_key(key, settings.write_key_list)
-        if await ctx.backlog() >= settings.ingest_backlog_limit:
+        try:
+            backlog = await ctx.backlog()
+        except SQLAlchemyError:
+            raise _database_down() from None
+        if backlog >= settings.ingest_backlog_limit:
             raise Refused(503, "the delivery backlog is full; retry shortly", retry_after=5)
         try:
             body = await read_json(request, MAX_BATCH_BYTES if kind is None else MAX_CALL_BYTES)
@@ -81,8 +89,8 @@ async def _ingest(request: Request, kind: str | None) -> dict[str, bool]:
                 raise Refused(401, "missing write key") from None
             raise
         if key is None:
-            check_key(body.get("writeKey") if isinstance(body, dict) else None,
-                      settings.write_key_list)
+            sent = body.get("writeKey") if isinstance(body, dict) else None
+            check_key(sent if isinstance(sent, str) else None, settings.write_key_list)
         try:
             messages = read_calls(body, kind=kind, received_at=datetime.now(UTC),
                                   pages=ctx.playbook.pages)
@@ -91,8 +99,7 @@ async def _ingest(request: Request, kind: str | None) -> dict[str, bool]:
         try:
             await ctx.accept(messages)
         except SQLAlchemyError:
-            raise Refused(503, "the database is unavailable; retry shortly",
-                          retry_after=2) from None
+            raise _database_down() from None
         return {"success": True}
     finally:
         ctx.inflight -= 1

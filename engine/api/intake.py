@@ -6,6 +6,7 @@ import base64
 import binascii
 import hmac
 import json
+import math
 import zlib
 from typing import Any
 
@@ -74,9 +75,21 @@ async def read_json(request: Request, limit: int) -> Any:
     if not raw.strip():
         raise Refused(400, "the body is empty; send a JSON object")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, RecursionError) as err:
         raise Refused(400, f"the body is not valid JSON: {err}") from None
+
+
+def _not_json(name: str) -> Any:
+    # Python reads NaN and Infinity, but they are not JSON and PostgreSQL refuses them.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
 
 
 def _gunzip(raw: bytes, limit: int) -> bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -56,12 +57,12 @@ class _Call(BaseModel):
             raise ValueError("must be a string or a number")
         if isinstance(value, int | float):
             value = str(value)
-        if isinstance(value, str):
-            value = value.strip()
-            if len(value) > _ID_LIMIT:
-                raise ValueError(f"must be at most {_ID_LIMIT} characters")
-            return value or None
-        return value
+        return _text_id(value)
+
+    @field_validator("messageId", mode="before")
+    @classmethod
+    def _message_id_as_text(cls, value: Any) -> Any:
+        return _text_id(value)
 
     @field_validator("context", "properties", "traits", mode="before")
     @classmethod
@@ -73,7 +74,21 @@ class _Call(BaseModel):
     def _utc(cls, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+            raise ValueError("is out of the range of dates") from None
+
+
+def _text_id(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        if len(value) > _ID_LIMIT:
+            raise ValueError(f"must be at most {_ID_LIMIT} characters")
+        if "\x00" in value:  # PostgreSQL cannot store it: refuse rather than fail later
+            raise ValueError("must not contain NUL characters")
+        return value or None
+    return value
 
 
 def read_calls(body: Any, *, kind: str | None, received_at: datetime,
@@ -94,7 +109,9 @@ def read_calls(body: Any, *, kind: str | None, received_at: datetime,
         where = f"batch[{index}]"
         if not isinstance(item, dict):
             raise PayloadError(where, "each call must be a JSON object")
-        if len(json.dumps(item, separators=(",", ":"), default=str)) > MAX_EVENT_BYTES:
+        size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False,
+                              default=str).encode("utf-8", "surrogatepass"))
+        if size > MAX_EVENT_BYTES:
             raise PayloadError(where, f"a call may be at most {MAX_EVENT_BYTES // 1024} KB")
         call_type = item.get("type")
         if call_type not in CALL_TYPES:
@@ -139,7 +156,11 @@ def _read_one(raw: dict[str, Any], kind: str, prefix: str, received_at: datetime
         traits = account_traits(call.groupId, call.traits, prefix + "traits")
         return Inbound(**base, kind=InboundKind.PROFILE,
                        payload={"call": kind, "traits": traits})
-    at = event_time(call, received_at)
+    try:
+        at = event_time(call, received_at)
+    except OverflowError:
+        raise PayloadError(prefix + "sentAt", "is too far from originalTimestamp to correct "
+                                              "the sender's clock by") from None
     if kind == "track":
         if not call.event:
             raise PayloadError(prefix + "event", "track needs the event name, e.g. "
@@ -172,7 +193,10 @@ def _page(call: _Call, context: dict[str, Any], kind: str,
     url = props.get("url") or page_context.get("url")
     path = props.get("path") or page_context.get("path")
     if not isinstance(path, str) and isinstance(url, str):
-        path = urlsplit(url).path
+        try:
+            path = urlsplit(url).path
+        except ValueError:  # not a URL (e.g. "http://[x"): the view stays untyped
+            path = None
     if call.name and "name" not in props:
         props["name"] = call.name
     if kind == "screen":
@@ -189,7 +213,7 @@ def _message_id(call: _Call, kind: str, raw: dict[str, Any]) -> str:
     """The sender's messageId, else a hash of the call's content: a retried identical
     call is recognised (Segment's libraries always send a messageId)."""
     if call.messageId:
-        return call.messageId.strip()
+        return call.messageId
     digest = hashlib.sha256(json.dumps({"kind": kind, **raw}, sort_keys=True,
                                        default=str).encode()).hexdigest()
     return f"auto-{digest[:40]}"
@@ -212,6 +236,7 @@ _PROFILE_ALIASES: dict[str, tuple[str, ...]] = {
     "source": ("source", "leadSource", "lead_source", "utm_source"),
 }
 _NUMBER = re.compile(r"\d[\d,]*")
+_MAX_DIGITS = 9  # more is no head count (and int() refuses thousands of digits)
 
 
 def profile_traits(traits: dict[str, Any], context: dict[str, Any], where: str
@@ -269,11 +294,14 @@ def _clean(field: str, value: Any, where: str) -> Any:
         if isinstance(value, int | float):
             if value < 0:
                 raise PayloadError(where, "must not be negative")
+            if not math.isfinite(value):
+                raise PayloadError(where, f"must be a number of employees (got {value!r})")
             return int(value)
         match = _NUMBER.search(value) if isinstance(value, str) else None
-        if match is None:
-            raise PayloadError(where, f"must be a number of employees (got {value!r})")
-        return int(match.group().replace(",", ""))
+        digits = match.group().replace(",", "") if match else ""
+        if not digits or len(digits) > _MAX_DIGITS:
+            raise PayloadError(where, f"must be a number of employees (got {value!r:.40})")
+        return int(digits)
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise PayloadError(where, "must be a string")
     text = str(value).strip()
@@ -283,6 +311,9 @@ def _clean(field: str, value: Any, where: str) -> Any:
         except ValidationError:
             raise PayloadError(where, f"{text!r} is not an email address") from None
     if field == "company_domain":
-        text = urlsplit(text if "//" in text else f"//{text}").hostname or text
+        try:
+            text = urlsplit(text if "//" in text else f"//{text}").hostname or text
+        except ValueError:
+            raise PayloadError(where, f"{text!r:.80} is not a domain or web address") from None
         text = text.removeprefix("www.")
     return text[:320]

@@ -61,7 +61,10 @@ class InboundLedger(TableAccess):
             for start in range(0, len(rows), _CHUNK):
                 statement = maker(InboundRow).values(rows[start:start + _CHUNK])
                 statement = statement.on_conflict_do_nothing(index_elements=["message_id"])
-                added += session.exec(statement).rowcount  # type: ignore[call-overload]
+                # SQLAlchemy drops an INSERT's rowcount unless asked to keep it (PostgreSQL
+                # would report -1).
+                added += session.exec(  # type: ignore[call-overload]
+                    statement, execution_options={"preserve_rowcount": True}).rowcount
         return added
 
     def pending_inbound(self, limit: int = 500) -> list[InboundRow]:
