@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 from swagger_ui_bundle import swagger_ui_path
 
 from engine.api import ingest, leads, tracking
@@ -72,6 +73,12 @@ def create_app(settings: Settings, *, store: Store, playbook: PlaybookSpec,
         if error.status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="nurture"'
         return JSONResponse(body, status_code=error.status, headers=headers)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_down(_: Request, error: SQLAlchemyError) -> JSONResponse:
+        return JSONResponse({"success": False, "error": "the database is unavailable; retry "
+                                                        "shortly"},
+                            status_code=503, headers={"Retry-After": "2"})
 
     @app.get("/health", tags=["operations"], summary="Liveness and delivery status")
     async def health() -> dict[str, object]:

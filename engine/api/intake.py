@@ -7,6 +7,7 @@ import binascii
 import hmac
 import json
 import math
+import re
 import zlib
 from typing import Any
 
@@ -16,6 +17,7 @@ from engine.errors import PayloadError
 
 MAX_CALL_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 4 * 1024 * 1024
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class Refused(Exception):
@@ -75,9 +77,16 @@ async def read_json(request: Request, limit: int) -> Any:
     if not raw.strip():
         raise Refused(400, "the body is empty; send a JSON object")
     try:
-        return json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+        body = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, RecursionError) as err:
         raise Refused(400, f"the body is not valid JSON: {err}") from None
+    if _SURROGATE_ESCAPE.search(raw):
+        try:  # a lone UTF-16 surrogate cannot be sent on to Temporal or stored as UTF-8
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except (UnicodeEncodeError, RecursionError):
+            raise Refused(400, "the body holds a lone UTF-16 surrogate (\\ud800-\\udfff) "
+                               "that is not a character") from None
+    return body
 
 
 def _not_json(name: str) -> Any:

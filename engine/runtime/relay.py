@@ -201,6 +201,10 @@ class Relay:
                 await self._db(self.store.retry_inbound, seqs, error=str(err),
                                give_up_after=GIVE_UP_AFTER, now=now)
                 raise
+            except Exception as err:  # e.g. a payload Temporal refuses: count it, never loop
+                await self._db(self.store.retry_inbound, seqs, error=repr(err),
+                               give_up_after=GIVE_UP_AFTER, now=now)
+                raise
             if not enrolled:
                 await self._db(self.store.save_contact, lead, traits=traits, enrolled=True,
                                now=now)

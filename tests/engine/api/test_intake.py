@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client
 
 from engine.api import create_app
+from engine.mail import sign_token
 from engine.settings import Settings
 from engine.store import InboundRow, Store
 from tests.engine.api.conftest import WRITE_KEY, Stack, identify, running_stack
@@ -315,7 +316,8 @@ async def test_accepted_events_wait_for_temporal_in_the_database(api: Stack) -> 
     (b'{"userId": "ana", "event": "A", "properties": {"x": NaN}}', False),
     (b'{"userId": "ana", "event": "A", "properties": {"x": -1e999}}', False),
     (b'{"userId": "ana", "event": "A", "properties": {"note": "a\\u0000b"}}', True),
-    (b'{"userId": "ana", "event": "A", "properties": {"half": "\\ud800"}}', True),
+    (b'{"userId": "ana", "event": "A", "properties": {"half": "\\ud800"}}', False),
+    (b'{"userId": "ana", "event": "A", "properties": {"pair": "\\ud83d\\ude00"}}', True),
     (b'{"userId": "ana", "event": "A", "properties": {"n": 123456789012345678901234567890}}',
      True),
 ])
@@ -411,6 +413,20 @@ async def test_a_database_failure_after_the_backlog_was_counted_is_503(tmp_path:
 
         _refused(response, 503)
         assert _ids(stack) == {"db-ok"}
+
+
+async def test_a_database_failure_on_a_tracking_link_is_503(tmp_path: Path) -> None:
+    async with running_stack(_unreachable, tmp_path) as stack:
+        working = stack.store.engine
+        stack.store.engine = _broken_engine(tmp_path)
+        try:
+            response = await stack.http.get("/u/" + sign_token("ana", stack.settings.secret
+                                                               .get_secret_value()))
+        finally:
+            stack.store.engine.dispose()
+            stack.store.engine = working
+
+        assert response.status_code == 503 and response.headers["Retry-After"] == "2"
 
 
 # documentation
