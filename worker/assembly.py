@@ -7,6 +7,7 @@ from temporalio.worker import Worker
 
 from engine.mail import MailTransport, SenderIdentity, SMTPTransport, TemplateRenderer
 from engine.runtime import LeadWorkflow, NurtureActivities
+from engine.runtime.sandbox import lead_workflow_runner
 from engine.settings import Settings
 from engine.store import Store
 
@@ -44,4 +45,4 @@ def build_activities(settings: Settings, store: Store, transport: MailTransport
 def build_worker(client: Client, activities: NurtureActivities, task_queue: str) -> Worker:
     """A worker for lead workflows and their activities."""
     return Worker(client, task_queue=task_queue, workflows=[LeadWorkflow],
-                  activities=activities.all())
+                  activities=activities.all(), workflow_runner=lead_workflow_runner())

@@ -17,6 +17,7 @@ from engine.events import Event
 from engine.leads import LeadProfile
 from engine.mail import MemoryTransport
 from engine.runtime import LeadWorkflow, enroll, lead_state, send_events, workflow_id_for
+from engine.runtime.sandbox import lead_workflow_runner
 from engine.settings import Settings
 from engine.store import Store
 from worker.assembly import build_activities, build_worker
@@ -78,7 +79,8 @@ async def test_recorded_history_replays_deterministically(env: WorkflowEnvironme
         await env.sleep(timedelta(days=3))
         history = await handle.fetch_history()
         await handle.terminate(reason="test finished")
-    replayer = Replayer(workflows=[LeadWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[LeadWorkflow], data_converter=pydantic_data_converter,
+                        workflow_runner=lead_workflow_runner())
     await replayer.replay_workflow(history)
     for recorded in sorted(HISTORIES.glob("*.json")):
         await replayer.replay_workflow(
