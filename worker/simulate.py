@@ -6,6 +6,7 @@ to an in-memory transport and data to a temporary SQLite database.
 
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
 import uuid
@@ -153,14 +154,16 @@ async def _run(scenario: Scenario, playbook: PlaybookSpec, settings: Settings,
                     store.record_event(lead.id, item, now=start)
                 await enroll(env.client, lead, playbook, task_queue=queue, events=now_events)
                 elapsed = timedelta(0)
-                for index, item in ordered:
-                    if item.at == timedelta(0):
-                        continue
-                    await env.sleep(item.at - elapsed)
-                    elapsed = item.at
-                    ev = event(index, item)
-                    store.record_event(lead.id, ev, now=start + elapsed)
-                    await send_events(env.client, lead.id, [ev])
+                later = [(i, e) for i, e in ordered if e.at > timedelta(0)]
+                # Events scripted for the same moment arrive together, in one signal, as a
+                # producer's batch (or a backlog after an outage) does.
+                for at, group in itertools.groupby(later, key=lambda pair: pair[1].at):
+                    await env.sleep(at - elapsed)
+                    elapsed = at
+                    batch = [event(index, item) for index, item in group]
+                    for ev in batch:
+                        store.record_event(lead.id, ev, now=start + elapsed)
+                    await send_events(env.client, lead.id, batch)
                 await env.sleep(scenario.until - elapsed)
                 page = await lead_journal(env.client, lead.id)
                 final = await lead_state(env.client, lead.id)

@@ -257,9 +257,13 @@ class LeadWorkflow:
             self._want(EscalateAction(tier=tier, reason="sales-ready by score"))
 
     def _want(self, action: Action) -> None:
-        """Keep the most decisive interrupt: suppress beats escalate beats move."""
+        """Keep the most decisive interrupt: suppress beats escalate beats move, and of two
+        escalations the more urgent tier (a demo request outranks a score crossing)."""
         current = self._interrupt
         if current is None or _PRIORITY[action.kind] < _PRIORITY[current.kind]:
+            self._interrupt = action
+        elif isinstance(action, EscalateAction) and isinstance(current, EscalateAction) \
+                and (action.tier or 4) < (current.tier or 4):
             self._interrupt = action
 
     async def _side_action(self, action: Action, event: Event) -> None:
@@ -429,7 +433,7 @@ class LeadWorkflow:
             s.position = None
             return
         earned = readiness(s.scores, s.playbook.scoring)
-        tier = tier_hint or earned or 3
+        tier = min((t for t in (tier_hint, earned) if t), default=3)
         if s.scores.flags:
             tier = 3  # a student, competitor or job seeker is qualified further, never rushed
         package = build_handoff(s.lead, s.events, s.scores, tier=tier, reason=reason, now=now)

@@ -155,3 +155,15 @@ async def test_pricing_visit_accelerates_and_alerts_sales(env: WorkflowEnvironme
                        title="Analyst", company_size=30, country="BR")
     assert [p["to"] for p in result.of_kind("phase")][-1] == "acceleration"
     assert any("pricing" in alert for alert in result.final.alerts)
+
+
+async def test_a_demo_request_landing_with_a_score_crossing_escalates_at_tier_one(
+        env: WorkflowEnvironment) -> None:
+    result = await run(env, [{"at": "P0D", "type": "webinar_attended"},
+                             {"at": "P1D", "type": "roi_calculator_used"},
+                             {"at": "P1D", "type": "pricing_page_viewed"},
+                             {"at": "P1D", "type": "pricing_page_viewed", "id": "again"},
+                             {"at": "P1D", "type": "demo_requested"}],
+                       until="P2D", source="webinar")
+    escalations = result.of_kind("escalation")
+    assert [e["tier"] for e in escalations] == [1]
