@@ -1,14 +1,18 @@
-"""Session-wide fixtures: one time-skipping Temporal server for every workflow test."""
+"""Shared fixtures: one time-skipping Temporal server for the workflow tests, and a whole API
+stack (uvicorn, relay, worker) on a server of its own for the HTTP tests."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from worker.simulate import test_server_path
+from tests.stack import Stack, running_stack
+from worker.simulate import quiet_runtime, test_server_path
 
 
 @pytest.fixture(name="env", scope="session")
@@ -17,3 +21,23 @@ async def _env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter, test_server_existing_path=test_server_path())
     async with env:
         yield env
+
+
+@pytest.fixture(name="fresh_env")
+async def _fresh_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own, whose clock starts at the real now (events
+    sent over HTTP carry real timestamps)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, runtime=quiet_runtime(),
+        test_server_existing_path=test_server_path())
+    async with env:
+        yield env
+
+
+@pytest.fixture(name="stack")
+async def _stack(fresh_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
+    async def source() -> Client:
+        return fresh_env.client
+
+    async with running_stack(source, tmp_path, worker_client=fresh_env.client) as stack:
+        yield stack

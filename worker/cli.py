@@ -218,5 +218,34 @@ def dev(
         pass
 
 
+@app.command()
+def demo(
+    api: Annotated[str | None, typer.Option(
+        "--api", help="API of a running `nurture dev` (default NURTURE_API_URL or "
+                      "NURTURE_BASE_URL); if none answers, an embedded stack is started.")] = None,
+    write_key: Annotated[str | None, typer.Option(
+        "--write-key", help="Write key (default NURTURE_WRITE_KEYS or the one `nurture dev` "
+                            "keeps).")] = None,
+    leads: Annotated[int, typer.Option(
+        "--leads", min=1, max=1000, help="How many leads to play.")] = 50,
+    data_dir: Annotated[Path, typer.Option(
+        "--data-dir", help="`nurture dev`'s folder (write key, outbox); the embedded stack's "
+                           "state goes there too.")] = Path(".nurture"),
+    seed: Annotated[int, typer.Option(
+        "--seed", help="Same seed, same leads: a re-run sends nothing twice.")] = 1,
+) -> None:
+    """Play realistic B2B leads through the engine and show what it did with them."""
+    from rich.console import Console
+
+    from worker.demo import run_demo_with_stack
+
+    try:
+        asyncio.run(run_demo_with_stack(api, write_key, leads, seed, data_dir, Console()))
+    except NurtureError as err:
+        raise _fail(str(err)) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -8,7 +8,7 @@ from pathlib import Path
 from temporalio.client import Client
 from typer.testing import CliRunner
 
-from tests.engine.api.conftest import WRITE_KEY, running_stack
+from tests.stack import WRITE_KEY, running_stack
 from worker.cli import app
 
 runner = CliRunner()

@@ -36,7 +36,7 @@ from engine.runtime.relay import Relay
 from engine.settings import Settings
 from engine.store import InboundRow, Store, SuppressionRow
 from engine.store.tables import EmailClickRow
-from tests.engine.api.conftest import WRITE_KEY, free_port
+from tests.stack import WRITE_KEY, free_port
 from workflows import PLAYBOOK
 
 SEND_KEY = "fuzz-lead/welcome/1"

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from engine.store import InboundRow
-from tests.engine.api.conftest import Stack, daytime_zone, identify, minutes_ago
+from tests.stack import Stack, daytime_zone, identify, minutes_ago
 
 
 async def _phase(stack: Stack, lead_id: str, phase: str) -> dict[str, Any] | None:

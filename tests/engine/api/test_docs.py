@@ -7,7 +7,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from tests.engine.api.conftest import running_stack
+from tests.stack import running_stack
 
 
 async def _unreachable() -> Client:

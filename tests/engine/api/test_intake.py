@@ -21,8 +21,8 @@ from engine.api import create_app
 from engine.mail import sign_token
 from engine.settings import Settings
 from engine.store import InboundRow, Store
-from tests.engine.api.conftest import WRITE_KEY, Stack, identify, running_stack
 from tests.engine.store.conftest import store_fixture  # noqa: F401 - `store` on every backend
+from tests.stack import WRITE_KEY, Stack, identify, running_stack
 from workflows import PLAYBOOK
 
 KEY_HEADER = {"X-Write-Key": WRITE_KEY}

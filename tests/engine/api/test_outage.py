@@ -9,7 +9,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from engine.runtime import connect
-from tests.engine.api.conftest import Stack, free_port, identify, running_stack
+from tests.stack import Stack, free_port, identify, running_stack
 from worker.temporal_server import TemporalDevServer
 
 

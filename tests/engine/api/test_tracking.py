@@ -22,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from engine.mail import read_click, sign_token
 from engine.store import EmailSendRow, InboundRow
 from engine.store.tables import EmailClickRow
-from tests.engine.api.conftest import Stack, daytime_zone, identify, running_stack
+from tests.stack import Stack, daytime_zone, identify, running_stack
 from worker import simulate
 
 

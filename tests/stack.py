@@ -1,4 +1,4 @@
-"""A real API stack for the tests: uvicorn on a loopback port, the relay, and a worker.
+"""A real API stack for tests: uvicorn on a loopback port, the relay, and a worker.
 
 Temporal is the session's time-skipping server unless a test brings its own client.
 """
@@ -17,11 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 import uvicorn
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from engine.api import create_app
@@ -30,7 +27,6 @@ from engine.runtime.relay import Relay
 from engine.settings import Settings
 from engine.store import Store
 from worker.assembly import build_activities, build_worker
-from worker.simulate import quiet_runtime, test_server_path
 from workflows import PLAYBOOK
 
 WRITE_KEY = "test-write-key"
@@ -122,26 +118,6 @@ async def running_stack(client_source: Callable[[], Awaitable[Client]], folder: 
         server.should_exit = True
         await serving
         store.dispose()
-
-
-@pytest.fixture(name="fresh_env")
-async def _fresh_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping server of the test's own, whose clock starts at the real now (events
-    sent over HTTP carry real timestamps)."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, runtime=quiet_runtime(),
-        test_server_existing_path=test_server_path())
-    async with env:
-        yield env
-
-
-@pytest.fixture(name="stack")
-async def _stack(fresh_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
-    async def source() -> Client:
-        return fresh_env.client
-
-    async with running_stack(source, tmp_path, worker_client=fresh_env.client) as stack:
-        yield stack
 
 
 def identify(lead_id: str, *, anonymous_id: str | None = None, **traits: Any) -> dict[str, Any]:

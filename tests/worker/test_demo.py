@@ -1,0 +1,148 @@
+"""`nurture demo`: personas cast the same valid leads for a seed, and the demo plays them
+through the real API, relay and worker, showing what a user would see."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from sqlmodel import Session, select
+from temporalio.client import Client
+from typer.testing import CliRunner
+
+from engine.api.segment import read_calls
+from engine.store import InboundRow
+from tests.stack import WRITE_KEY, Stack, running_stack
+from worker.cli import app
+from worker.demo import WriteKeyRefused, requests_for, run_demo
+from worker.personas import COMPETITOR_DOMAIN, journeys
+from workflows import PLAYBOOK
+from workflows.scoring import COMPETITORS
+
+NOW = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)
+
+
+def test_the_same_seed_casts_the_same_leads_and_another_seed_new_ones() -> None:
+    first, again = journeys(20, seed=7), journeys(20, seed=7)
+
+    assert first == again
+    assert [j.calls(NOW) for j in first] == [j.calls(NOW) for j in again]
+    assert journeys(12, seed=7) == first[:12]  # a shorter demo plays the same first leads
+    other = journeys(20, seed=8)
+    assert {j.lead_id for j in first}.isdisjoint(j.lead_id for j in other)
+    assert [j.email for j in first] != [j.email for j in other]
+
+
+def test_every_generated_call_passes_the_api_s_validation() -> None:
+    calls = [call for journey in journeys(60, seed=3) for call in journey.calls(NOW)]
+
+    for call in calls:
+        read_calls(call, kind=call["type"], received_at=NOW, pages=PLAYBOOK.pages)
+    read_calls({"batch": calls}, kind=None, received_at=NOW, pages=PLAYBOOK.pages)
+    assert len({call["messageId"] for call in calls}) == len(calls)
+    times = [datetime.fromisoformat(call["timestamp"]) for call in calls]
+    assert all(call["timestamp"].endswith("Z") for call in calls)
+    assert all(NOW - timedelta(days=30) <= t < NOW for t in times)
+
+
+def test_page_views_become_the_behaviors_the_playbook_scores() -> None:
+    vp = journeys(1, seed=1)[0]
+    messages = read_calls({"batch": vp.calls(NOW)}, kind=None, received_at=NOW,
+                          pages=PLAYBOOK.pages)
+
+    types = [m.payload["type"] for m in messages if "type" in m.payload]
+    assert types[:2] == ["blog_viewed", "page_viewed"]  # anonymous, before the identify
+    assert {"webinar_attended", "demo_requested", "pricing_page_viewed",
+            "case_study_viewed"} <= set(types)
+    profile = next(m for m in messages if m.payload.get("call") == "identify")
+    assert profile.anonymous_id == vp.anonymous_id
+    assert profile.payload["traits"]["title"] == "VP Marketing"
+    assert profile.payload["traits"]["source"] == "webinar"
+
+
+def test_the_mix_holds_buyers_committees_disqualified_and_suppressed_leads() -> None:
+    cast = journeys(14, seed=1)
+    scripts = {j.lead_id: [b.name for b in j.persona.script] for j in cast}
+
+    buyers = [j for j in cast if "Demo Requested" in scripts[j.lead_id]
+              and j.persona.disqualifier is None]
+    assert buyers and buyers[0].number == 1
+    assert {"student", "competitor", "job seeker"} <= {j.persona.disqualifier for j in cast}
+    assert any("Unsubscribed" in names for names in scripts.values())
+    assert any("Email Bounced" in names for names in scripts.values())
+    domains = [j.company.domain for j in cast if j.company.name]
+    assert any(domains.count(d) > 1 for d in domains)  # a buying committee
+    assert len({j.persona.source for j in cast}) >= 5
+    assert all(j.email.endswith(".example") for j in journeys(60, seed=1))
+
+
+def test_the_competitor_persona_works_where_the_playbook_says_competitors_do() -> None:
+    assert COMPETITOR_DOMAIN in COMPETITORS
+
+
+def test_anonymous_browsing_is_flushed_in_one_batch_before_the_identify() -> None:
+    vp = journeys(1, seed=1)[0]
+
+    requests = requests_for(vp, NOW)
+
+    assert requests[0][0] == "/v1/batch"
+    assert all("userId" not in call for call in requests[0][1]["batch"])
+    assert [path for path, _ in requests[1:3]] == ["/v1/identify", "/v1/track"]
+    assert {path for path, _ in requests} >= {"/v1/batch", "/v1/identify", "/v1/track",
+                                              "/v1/group", "/v1/page"}
+
+
+async def test_the_demo_hands_a_demo_request_to_sales_at_tier_one(stack: Stack) -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=100)
+
+    report = await run_demo(stack.url, WRITE_KEY, 12, 5, console, playbook=PLAYBOOK)
+
+    tasks = await asyncio.to_thread(stack.store.sales_tasks)
+    tier_one = [t for t in tasks if t.kind == "escalation" and t.tier == 1]
+    assert tier_one and any("requested a demo" in t.reason for t in tier_one)
+    assert report.settled
+    assert all(report.lead(j).get("phase") for j in report.journeys)
+    assert ("demo-5-002", "unsubscribed") in [(j.lead_id, r) for j, r in report.suppressions()]
+    text = out.getvalue()
+    assert "Escalations to sales" in text and "asked to talk to sales" in text
+    assert "Leads by phase" in text and "Where to look next" in text
+    assert all(len(line) <= 100 for line in text.splitlines())
+
+    again = await run_demo(stack.url, WRITE_KEY, 12, 5, Console(file=io.StringIO()),
+                           playbook=PLAYBOOK)
+
+    assert again.calls == report.calls
+    assert len(await asyncio.to_thread(_inbound_rows, stack)) == report.calls  # none twice
+
+
+def _inbound_rows(stack: Stack) -> list[InboundRow]:
+    with Session(stack.store.engine) as session:
+        return list(session.exec(select(InboundRow)))
+
+
+async def _unreachable() -> Client:
+    raise ConnectionError("no Temporal in this test")
+
+
+async def test_a_wrong_write_key_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    async with running_stack(_unreachable, tmp_path) as stack:
+        with pytest.raises(WriteKeyRefused, match="--write-key"):
+            await run_demo(stack.url, "wrong", 3, 1, Console(file=io.StringIO()))
+        assert await asyncio.to_thread(_inbound_rows, stack) == []
+
+
+async def test_the_command_says_in_one_line_how_to_find_the_write_key(tmp_path: Path) -> None:
+    async with running_stack(_unreachable, tmp_path) as stack:
+        result = await asyncio.to_thread(
+            CliRunner().invoke, app, ["demo", "--api", stack.url, "--write-key", "wrong",
+                                      "--data-dir", str(tmp_path), "--leads", "3"])
+
+    assert result.exit_code == 1
+    error = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "refused the write key" in error[0]
+    assert str(tmp_path / "write_key") in error[0]

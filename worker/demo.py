@@ -1,0 +1,219 @@
+"""`nurture demo`: realistic B2B leads played through the engine over its HTTP API.
+
+The personas' 30 days of behavior are replayed in seconds, with their original timestamps
+(so scoring decay is real); once the engine has caught up, the demo shows phases, emails,
+escalations, suppressions and where to look next. It uses a running `nurture dev`, or an
+embedded stack it starts and stops itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich import progress
+from rich.console import Console
+
+from engine.dsl.spec import PlaybookSpec
+from engine.errors import NurtureError
+from engine.settings import load_playbook, load_settings
+from worker.demo_report import DemoReport, Landmarks, caught_up, print_report
+from worker.event_send import write_key_for
+from worker.personas import WINDOW_DAYS, Journey, journeys
+
+SETTLE_SECONDS = 60.0
+LEADS_AT_ONCE = 8  # journeys replayed concurrently; each one's calls stay in order
+
+
+class WriteKeyRefused(NurtureError):
+    """The API answered 401: the write key is not one it accepts."""
+
+
+async def run_demo(api_url: str, write_key: str, leads: int, seed: int, console: Console, *,
+                   landmarks: Landmarks | None = None, playbook: PlaybookSpec | None = None,
+                   settle_seconds: float | None = None) -> DemoReport:
+    """Replay `leads` leads' behavior through the API at `api_url`, wait for the engine to
+    catch up (at most `settle_seconds`: a minute, 2 s a lead), print what happened, return it."""
+    api_url = api_url.rstrip("/")
+    landmarks = landmarks or Landmarks(docs_url=f"{api_url}/docs")
+    cast = journeys(leads, seed)
+    started = asyncio.get_running_loop().time()
+    console.print(f"[bold]nurture demo[/] · seed {seed} · {len(cast)} leads · {api_url}")
+    async with httpx.AsyncClient(base_url=api_url, auth=(write_key, ""), timeout=30) as http:
+        api = _Api(http, landmarks.data_dir / "write_key")
+        # Ask once before sending anything, so a wrong key fails fast and leaves no trace.
+        await api.call("GET", f"/v1/leads/{cast[0].lead_id}", ok=(200, 404))
+        calls = await _replay(api, cast, datetime.now(UTC), console)
+        states, settled = await _settle(api, cast, console,
+                                        settle_seconds or max(SETTLE_SECONDS, 2.0 * leads))
+    report = DemoReport(api_url=api_url, seed=seed, journeys=cast, leads=states, calls=calls,
+                        settled=settled, landmarks=landmarks, playbook=playbook,
+                        seconds=asyncio.get_running_loop().time() - started)
+    print_report(report, console)
+    return report
+
+
+async def run_demo_with_stack(api: str | None, write_key: str | None, leads: int, seed: int,
+                              data_dir: Path, console: Console) -> DemoReport:
+    """The demo against the API that answers at `api` (default: the settings' API), or
+    against an embedded `DevStack` in `data_dir` when none does."""
+    settings = load_settings()
+    playbook = load_playbook(settings.playbook)
+    api_url = (api or settings.api_base).rstrip("/")
+    if await _answers(api_url):
+        outbox = data_dir / "outbox"
+        landmarks = Landmarks(docs_url=f"{api_url}/docs", data_dir=data_dir,
+                              outbox=outbox if outbox.is_dir() else None)
+        return await run_demo(api_url, write_key_for(settings, write_key, data_dir), leads,
+                              seed, console, landmarks=landmarks, playbook=playbook)
+    from temporalio.runtime import Runtime
+
+    from worker.dev import DevStack  # the stack's imports are only paid for when needed
+    from worker.simulate import quiet_runtime
+
+    # The Temporal core's warnings (slow workflow tasks on a busy laptop) would break up the
+    # progress bar and tables; errors still show.
+    Runtime.set_default(quiet_runtime(), error_if_already_set=False)
+    console.print(f"No nurture API answers at {api_url}; starting an embedded stack "
+                  f"(state in {data_dir.resolve()}).")
+    # Free ports for everything, so the demo never collides with anything already running.
+    stack = DevStack(data_dir, api_port=0, temporal_port=0)
+    with console.status("Starting Temporal, the worker, the API and an SMTP sink…"):
+        await stack.__aenter__()
+    try:
+        landmarks = Landmarks(docs_url=stack.docs_url, outbox=stack.outbox_dir,
+                              data_dir=data_dir, embedded=True)
+        return await run_demo(stack.api_url, stack.write_key, leads, seed, console,
+                              landmarks=landmarks, playbook=playbook)
+    finally:
+        with console.status("Stopping the embedded stack…"):
+            await stack.__aexit__(None, None, None)
+
+
+async def _answers(api_url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=2) as http:
+            return (await http.get(f"{api_url}/health")).json().get("ok") is True
+    except (httpx.HTTPError, ValueError, AttributeError):  # nothing, or not a nurture API
+        return False
+
+
+def requests_for(journey: Journey, now: datetime) -> list[tuple[str, dict[str, Any]]]:
+    """The HTTP requests that carry a journey: the anonymous visits in one `/v1/batch` (a
+    browser SDK flushes its queue like that), then one request per call to its route."""
+    calls = journey.calls(now)
+    anonymous = list(itertools.takewhile(lambda call: "userId" not in call, calls))
+    sent: list[tuple[str, dict[str, Any]]] = [("/v1/batch", {"batch": anonymous})] \
+        if anonymous else []
+    return sent + [(f"/v1/{call['type']}", call) for call in calls[len(anonymous):]]
+
+
+class _Api:
+    """The API as the demo uses it: what is safe to retry is retried, refusals explained."""
+
+    def __init__(self, http: httpx.AsyncClient, key_file: Path) -> None:
+        self.http, self.key_file = http, key_file
+
+    async def call(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+                   ok: tuple[int, ...] = (200,)) -> httpx.Response:
+        """The answer to one request; NurtureError when the API refuses or is gone."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self.http.request(method, path, json=body)
+            except httpx.TransportError as err:
+                # Safe to repeat: every call carries its messageId. A busy server may also
+                # close a kept-alive connection just as it is reused.
+                if attempt >= 4:
+                    raise NurtureError(f"lost the API at {self.http.base_url} "
+                                       f"({str(err) or type(err).__name__}); is it still "
+                                       "running?") from None
+                await asyncio.sleep(0.25 * 2 ** attempt)
+                continue
+            if response.status_code in (429, 503) and attempt < 6:  # busy: wait as it asks
+                await asyncio.sleep(min(float(response.headers.get("retry-after") or 1), 10))
+                continue
+            if response.status_code in ok:
+                return response
+            raise self._refusal(response)
+
+    def _refusal(self, response: httpx.Response) -> NurtureError:
+        try:
+            detail = response.json().get("error", response.text)
+        except ValueError:
+            detail = response.text
+        where = f"the API at {str(self.http.base_url).rstrip('/')}"
+        if response.status_code == 401:
+            return WriteKeyRefused(
+                f"{where} refused the write key ({detail}); pass the key `nurture dev` "
+                f"printed with --write-key (it keeps it in {self.key_file}), or set "
+                "NURTURE_WRITE_KEYS to a key the API accepts")
+        return NurtureError(f"{where} answered {response.status_code} to "
+                            f"{response.request.method} {response.request.url.path}: {detail}")
+
+
+async def _replay(api: _Api, cast: list[Journey], now: datetime, console: Console) -> int:
+    """Send every journey, oldest first, a few at once; the number of calls sent."""
+    plans = sorted(((j, requests_for(j, now)) for j in cast), key=lambda p: -p[0].days_ago[0])
+    total = sum(len(body.get("batch", [body])) for _, plan in plans for _, body in plan)
+    limit = asyncio.Semaphore(LEADS_AT_ONCE)
+    bar = progress.Progress(
+        progress.SpinnerColumn(), progress.TextColumn("{task.description}"),
+        progress.BarColumn(), progress.MofNCompleteColumn(), progress.TextColumn("calls"),
+        progress.TimeElapsedColumn(), console=console)
+
+    async def play(plan: list[tuple[str, dict[str, Any]]]) -> None:
+        async with limit:
+            for path, body in plan:
+                await api.call("POST", path, body)
+                bar.advance(task, len(body.get("batch", [body])))
+
+    with bar:
+        task = bar.add_task(f"Replaying {WINDOW_DAYS} days of behavior", total=total)
+        await asyncio.gather(*(play(plan) for _, plan in plans))
+    return total
+
+
+async def _settle(api: _Api, cast: list[Journey], console: Console, seconds: float
+                  ) -> tuple[dict[str, dict[str, Any]], bool]:
+    """Wait until nothing awaits delivery, every lead's workflow has all its events and two
+    looks in a row agree; the last answers and whether that happened within `seconds`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    states: dict[str, dict[str, Any]] = {}
+    before: dict[str, tuple[Any, ...]] = {}
+    limit = asyncio.Semaphore(4)  # each look is a workflow query the busy worker answers
+
+    async def look(journey: Journey) -> None:
+        async with limit:
+            response = await api.call("GET", f"/v1/leads/{journey.lead_id}", ok=(200, 404))
+        states[journey.lead_id] = response.json() if response.status_code == 200 else {}
+
+    with console.status("Waiting for the relay to deliver and the workflows to react…") as status:
+        while loop.time() < deadline:
+            health = await api.call("GET", "/health")
+            backlog = int(health.json().get("backlog", 0))
+            missing = [j for j in cast if not caught_up(j, states.get(j.lead_id, {}))]
+            if backlog == 0:
+                # Ask only about leads still missing events; then everyone, until it is calm.
+                await asyncio.gather(*(look(j) for j in missing or cast))
+                if not missing:
+                    now = {lead_id: _outline(state) for lead_id, state in states.items()}
+                    if now == before:
+                        return states, True
+                    before = now
+            status.update(f"Waiting for the engine: {backlog} calls to deliver, "
+                          f"{len(cast) - len(missing)}/{len(cast)} leads have all their events")
+            await asyncio.sleep(1.0)
+    await asyncio.gather(*(look(j) for j in cast))
+    return states, False
+
+
+def _outline(state: dict[str, Any]) -> tuple[Any, ...]:
+    return (state.get("phase"), state.get("track"), state.get("step"), state.get("event_count"),
+            len(state.get("emails") or []), (state.get("escalation") or {}).get("task_id"))

@@ -1,0 +1,196 @@
+"""What `nurture demo` found, and how it prints it: phases, emails by track, escalations
+with their qualification sentences, suppressions, and where to look next."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich import box
+from rich.console import Console
+from rich.table import Column, Table
+
+from engine.dsl.spec import PlaybookSpec, SendStep
+from engine.leads import Phase
+from worker.personas import Journey
+
+DEV_UI_URL = "http://127.0.0.1:8233"  # `nurture dev` defaults: Temporal port 7233 + 1000
+DEV_API_URL = "http://127.0.0.1:8000"
+
+
+@dataclass(frozen=True)
+class Landmarks:
+    """Where a user looks next: the Temporal Web UI, the API docs, the outbox of .eml files."""
+
+    docs_url: str
+    outbox: Path | None = None
+    data_dir: Path = Path(".nurture")
+    embedded: bool = False  # the stack stopped when the demo ended
+
+
+@dataclass
+class DemoReport:
+    """What the demo sent and where every lead stands (`GET /v1/leads/{id}` answers)."""
+
+    api_url: str
+    seed: int
+    journeys: list[Journey]
+    leads: dict[str, dict[str, Any]]
+    calls: int
+    settled: bool
+    seconds: float
+    landmarks: Landmarks
+    playbook: PlaybookSpec | None = None
+
+    def lead(self, journey: Journey) -> dict[str, Any]:
+        """The lead's state, or an empty answer when the API had none."""
+        return self.leads.get(journey.lead_id) or {}
+
+    def escalations(self) -> list[tuple[Journey, dict[str, Any]]]:
+        """Leads handed to sales with their open escalation, most urgent tier first."""
+        found = [(j, self.lead(j)["escalation"]) for j in self.journeys
+                 if self.lead(j).get("escalation")]
+        return sorted(found, key=lambda pair: (pair[1]["tier"], pair[0].number))
+
+    def suppressions(self) -> list[tuple[Journey, str]]:
+        """Leads no email will reach again, with the reason."""
+        return [(j, self.lead(j)["suppressed_reason"]) for j in self.journeys
+                if self.lead(j).get("suppressed_reason")]
+
+    def waiting_to_send(self, journey: Journey) -> bool:
+        """True when the lead's next email is scheduled (send window or frequency cap)."""
+        lead, playbook = self.lead(journey), self.playbook
+        if playbook is None or lead.get("playbook_version") != playbook.version:
+            return False  # another playbook: its steps are not ours to read
+        track = playbook.tracks.get(lead.get("track") or "")
+        return track is not None and any(
+            isinstance(step, SendStep) and step.id == lead.get("step") for step in track.steps)
+
+
+def caught_up(journey: Journey, state: dict[str, Any]) -> bool:
+    """The lead's workflow answers, is enrolled and has every event of the script."""
+    inbound = state.get("inbound") or {}
+    return (state.get("source") == "workflow" and bool(state.get("phase"))
+            and not inbound.get("pending") and not inbound.get("waiting")
+            and int(state.get("event_count") or 0) >= journey.events)
+
+
+def print_report(report: DemoReport, console: Console) -> None:
+    """What happened, in tables that fit a 100-column terminal."""
+    console.print(f"Sent {report.calls} calls for {len(report.journeys)} leads; "
+                  f"{report.seconds:.0f} s after the start the engine had "
+                  f"{'caught up' if report.settled else 'not caught up yet'}.")
+    if not report.settled:
+        behind = sum(not caught_up(j, report.lead(j)) for j in report.journeys)
+        console.print(f"[yellow]A snapshot: {behind} leads' workflows were still catching up "
+                      "(a busy worker). Run the demo again with the same seed to look again; "
+                      "nothing is sent twice.[/]")
+    phases = {j.lead_id: report.lead(j).get("phase") or "not enrolled" for j in report.journeys}
+    table = _table("Leads by phase", ("Phase", {}), ("Leads", {"justify": "right"}),
+                   ("Who", {"ratio": 1}))
+    order = [*Phase, "not enrolled"]  # a lead's life, start to end
+    for phase in sorted(set(phases.values()), key=lambda p: order.index(p) if p in order else 99):
+        titles = Counter(j.persona.title for j in report.journeys if phases[j.lead_id] == phase)
+        table.add_row(phase, str(titles.total()), ", ".join(
+            f"{title} ×{n}" if n > 1 else title for title, n in titles.most_common()))
+    console.print(table)
+    _print_emails(report, console)
+    _print_sales(report, console)
+    _print_suppressions(report, console)
+    _print_next(report, console)
+
+
+def _table(title: str, *columns: tuple[str, dict[str, Any]]) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+                  expand=False, width=None)
+    for name, options in columns:
+        table.add_column(name, overflow="fold", **options)
+    return table
+
+
+def _print_emails(report: DemoReport, console: Console) -> None:
+    sent = Counter(e["track"] for j in report.journeys for e in report.lead(j).get("emails", []))
+    waiting = [j for j in report.journeys if report.waiting_to_send(j)]
+    later = Counter(report.lead(j)["track"] for j in waiting)
+    table = _table("Emails by track", ("Track", {}), ("Sent", {"justify": "right"}),
+                   ("Next email scheduled", {"justify": "right"}))
+    for track in sorted(set(sent) | set(later), key=lambda t: (-sent[t], t)):
+        table.add_row(track, str(sent[track]), str(later[track] or ""))
+    console.print(table if sent or later else "No emails sent or scheduled yet.")
+    if report.playbook is not None and waiting:
+        cadence = report.playbook.cadence
+        start, end = cadence.window_start_hour, cadence.window_end_hour
+        night = [(j, datetime.now(ZoneInfo(j.timezone))) for j in waiting]
+        night = [(j, local) for j, local in night if not start <= local.hour < end]
+        example = (f" (e.g. {night[0][0].name}: {night[0][1]:%H:%M} in {night[0][0].timezone})"
+                   if night else "")
+        console.print(
+            f"Emails go out {start:02d}:00–{end:02d}:00 in each lead's time zone, at most "
+            f"{cadence.max_emails} per {cadence.per.days} days: {len(waiting)} leads have their "
+            f"next email scheduled rather than sent yet{example}.\n")
+
+
+def _print_sales(report: DemoReport, console: Console) -> None:
+    escalations = report.escalations()
+    table = _table(f"Escalations to sales ({len(escalations)})", ("Tier", {"justify": "center"}),
+                   ("Lead", {"no_wrap": True}), ("Qualification reason", {"ratio": 1}))
+    for journey, escalation in escalations:
+        table.add_row(str(escalation["tier"]), journey.lead_id, escalation["reason"])
+    console.print(table if escalations else "No escalations to sales yet.")
+    alerts = sum(len(report.lead(j).get("alerts") or []) for j in report.journeys)
+    staff = Counter(j.company.name for j in report.journeys if j.company.name)
+    committees = [name + " (" + ", ".join(j.first_name for j in report.journeys
+                                          if j.company.name == name) + ")"
+                  for name, people in staff.items() if people > 1]
+    if alerts:
+        console.print(f"Sales also got {alerts} alerts (pricing visits, colleagues engaging).")
+    if committees:
+        console.print(f"Buying committees: {'; '.join(committees)}.")
+    console.print()
+
+
+def _print_suppressions(report: DemoReport, console: Console) -> None:
+    suppressed = report.suppressions()
+    table = _table(f"Suppressed ({len(suppressed)})", ("Lead", {"no_wrap": True}),
+                   ("Who", {}), ("Reason", {"ratio": 1}))
+    for journey, reason in suppressed:
+        table.add_row(journey.lead_id, f"{journey.name} ({journey.persona.summary})", reason)
+    console.print(table if suppressed else "Nobody suppressed.")
+    flagged = [f"{j.name} ({', '.join(report.lead(j)['scores']['flags'])}; "
+               f"{report.lead(j).get('phase')})" for j in report.journeys
+               if (report.lead(j).get("scores") or {}).get("flags")
+               and not report.lead(j).get("suppressed_reason")]
+    if flagged:
+        console.print(f"Disqualifying signals keep these out of tier 1: {', '.join(flagged)}.")
+    console.print()
+
+
+def _print_next(report: DemoReport, console: Console) -> None:
+    marks = report.landmarks
+    data = "" if marks.data_dir == Path(".nurture") else f" --data-dir {marks.data_dir}"
+    sample = next((j for j in report.journeys
+                   if report.lead(j).get("phase") in ("qualification", "acceleration")),
+                  report.journeys[0])
+    api = "" if marks.embedded or report.api_url == DEV_API_URL else f" --api {report.api_url}"
+    grid = Table.grid(Column(style="bold", no_wrap=True), Column(overflow="fold"),
+                      padding=(0, 2))
+    if marks.embedded:
+        grid.add_row("Keep going", f"the embedded stack has stopped; its state is kept in "
+                     f"{marks.data_dir}: [cyan]nurture dev{data}[/] picks these leads up again")
+    grid.add_row("Temporal Web UI", f"{DEV_UI_URL} while `nurture dev` runs (or the address "
+                                    f"it printed); workflow ids are lead:<lead>, e.g. "
+                                    f"lead:{report.journeys[0].lead_id}")
+    grid.add_row("API docs", f"{DEV_API_URL}/docs" if marks.embedded else marks.docs_url)
+    if marks.outbox is not None:
+        count = len(list(marks.outbox.glob("*.eml"))) if marks.outbox.is_dir() else 0
+        grid.add_row("Outbox", f"{marks.outbox} ({count} .eml file{'s' * (count != 1)} from "
+                               "the SMTP sink)")
+    grid.add_row("One lead", f"GET /v1/leads/{sample.lead_id}")
+    grid.add_row("Send an event", f"[cyan]nurture event send {sample.lead_id} "
+                                  f"\"Demo Requested\"{api}{data}[/]")
+    console.print("[bold]Where to look next[/]")
+    console.print(grid)
