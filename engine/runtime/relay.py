@@ -141,13 +141,12 @@ class Relay:
     async def _sort_out(self, rows: list[InboundRow], now: datetime
                         ) -> tuple[list[_Backlog], list[InboundRow]]:
         """Give every row its lead (pulling in rows held for the ids this pass links)."""
-        links: dict[str, str] = {}
+        links: dict[str, str] = await self._db(
+            self.store.identity, {r.anonymous_id for r in rows if r.anonymous_id})
         for row in rows:  # a call that carries both ids ties the browser to the lead
             if row.lead_id and row.anonymous_id and row.anonymous_id not in links:
                 links[row.anonymous_id] = await self._db(
                     self.store.link_identity, row.anonymous_id, row.lead_id, now=now)
-        unknown = {r.anonymous_id for r in rows if not r.lead_id and r.anonymous_id} - set(links)
-        links.update(await self._db(self.store.identity, unknown))
         held = await self._db(self.store.held_inbound, anonymous_ids=list(links))
         profiled = {r.lead_id or "" for r in rows if r.kind == InboundKind.PROFILE}
         profiled |= {links[r.anonymous_id] for r in rows
