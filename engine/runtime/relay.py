@@ -29,7 +29,8 @@ from engine.events import Event
 from engine.leads import LeadProfile
 from engine.runtime.lead_workflow import LeadWorkflow, workflow_id_for
 from engine.runtime.models import EventsSignal, LeadWorkflowInput
-from engine.store import InboundKind, InboundRow, InboundStatus, Store
+from engine.store import InboundKind, InboundRow, LeadDelivery, Store
+from engine.store.tables import ContactRow
 
 log = logging.getLogger("nurture.relay")
 
@@ -57,7 +58,7 @@ class Relay:
 
     def __init__(self, store: Store, playbook: PlaybookSpec,
                  connect: Callable[[], Awaitable[Client]], *, task_queue: str = "nurture",
-                 batch: int = 500, concurrency: int = 32, poll: float = 1.0,
+                 batch: int = 2000, concurrency: int = 32, poll: float = 1.0,
                  history_limit: int = 10_000) -> None:
         self.store, self.playbook, self._connect = store, playbook, connect
         self.task_queue, self.batch, self.poll = task_queue, batch, poll
@@ -123,18 +124,25 @@ class Relay:
             return 0
         client = await self.client()
         backlogs, anonymous = await self._sort_out(rows, now)
-        if anonymous:
-            await self._db(self.store.settle_inbound, [r.seq for r in anonymous],
-                           status=InboundStatus.ANONYMOUS, now=now)
-        results = await asyncio.gather(*(self._deliver(client, b, now) for b in backlogs),
-                                       return_exceptions=True)
+        contacts = await self._db(self.store.contacts, [b.lead_id for b in backlogs])
+        results = await asyncio.gather(
+            *(self._deliver(client, b, contacts.get(b.lead_id), now) for b in backlogs),
+            return_exceptions=True)
+        done = [r for r in results if isinstance(r, LeadDelivery)]
+        # One transaction settles the whole pass: a crash before it only means a redelivery,
+        # which the workflow ignores by event id.
+        await self._db(self.store.settle_pass, done, anonymous=[r.seq for r in anonymous],
+                       now=now)
+        changed = [r.profile for r in done if r.profile is not None]
+        for profile in changed:  # the unsubscribe page reads the stored address
+            await self._db(self.store.upsert_lead, profile, now=now)
         down = [r for r in results if isinstance(r, TemporalUnavailable)]
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, TemporalUnavailable):
                 log.error("delivery failed: %r", result)
         if down and len(down) == len(results):
             raise down[0]
-        settled = sum(r for r in results if isinstance(r, int))
+        settled = sum(len(r.delivered) + len(r.waiting) for r in done)
         self.delivered += settled
         return settled + len(anonymous)
 
@@ -164,11 +172,11 @@ class Relay:
                 backlogs.setdefault(lead, _Backlog(lead)).rows.append(row)
         return list(backlogs.values()), anonymous
 
-    async def _deliver(self, client: Client, backlog: _Backlog, now: datetime) -> int:
-        """Merge the lead's traits, signal its workflow, mark its rows; rows settled."""
+    async def _deliver(self, client: Client, backlog: _Backlog, contact: ContactRow | None,
+                       now: datetime) -> LeadDelivery:
+        """Merge the lead's traits and signal its workflow; what the pass should record."""
         async with self._limit:
             lead = backlog.lead_id
-            contact = (await self._db(self.store.contacts, [lead])).get(lead)
             traits = dict(contact.traits) if contact else {}
             before = dict(traits)
             events: list[Event] = []
@@ -178,19 +186,17 @@ class Relay:
                 elif row.kind == InboundKind.EVENT:
                     events.append(Event.model_validate(row.payload))
             seqs = [r.seq for r in backlog.rows if r.seq is not None]
+            adopted = [r.seq for r in backlog.rows if r.lead_id is None and r.seq is not None]
             enrolled = bool(contact and contact.enrolled)
-            if traits != before or contact is None:
-                await self._db(self.store.save_contact, lead, traits=traits, enrolled=enrolled,
-                               now=now)
+            outcome = LeadDelivery(lead_id=lead, adopted=adopted,
+                              traits=traits if traits != before or contact is None else None,
+                              enrolled=enrolled)
             profile = _profile(lead, traits)
             if profile is None:  # not enrollable yet: keep events until an identify says more
-                waiting = [r.seq for r in backlog.rows if r.kind == InboundKind.EVENT]
-                done = [s for s in seqs if s not in waiting]
-                await self._db(self.store.settle_inbound, waiting, status=InboundStatus.WAITING,
-                               now=now, lead_id=lead)
-                await self._db(self.store.settle_inbound, done,
-                               status=InboundStatus.DELIVERED, now=now, lead_id=lead)
-                return len(seqs)
+                outcome.waiting = [r.seq for r in backlog.rows
+                                   if r.kind == InboundKind.EVENT and r.seq is not None]
+                outcome.delivered = [s for s in seqs if s not in outcome.waiting]
+                return outcome
             try:
                 await self._signal(client, profile, events, enrolled=enrolled,
                                    changed=traits != before)
@@ -205,13 +211,11 @@ class Relay:
                                give_up_after=GIVE_UP_AFTER, now=now)
                 raise
             if not enrolled:
-                await self._db(self.store.save_contact, lead, traits=traits, enrolled=True,
-                               now=now)
-            if enrolled and traits != before:  # the unsubscribe page reads the stored address
-                await self._db(self.store.upsert_lead, profile, now=now)
-            await self._db(self.store.settle_inbound, seqs, status=InboundStatus.DELIVERED,
-                           now=now, lead_id=lead)
-            return len(seqs)
+                outcome.enrolled, outcome.traits = True, traits
+            if enrolled and traits != before:
+                outcome.profile = profile
+            outcome.delivered = seqs
+            return outcome
 
     async def _signal(self, client: Client, profile: LeadProfile, events: list[Event], *,
                       enrolled: bool, changed: bool) -> None:

@@ -11,7 +11,7 @@ SQLite file by default (`sqlite:///nurture.db`), PostgreSQL by URL
 from engine.store.access import RecordNotFoundError
 from engine.store.connect import EXPECTED_FORMS, mask_password, parse_database_url
 from engine.store.database import Store
-from engine.store.inbound import Inbound
+from engine.store.inbound import Inbound, LeadDelivery
 from engine.store.sends import OUTCOME_UNKNOWN, SendClaim
 from engine.store.tables import (
     EmailSendRow,
@@ -36,6 +36,7 @@ __all__ = [
     "InboundKind",
     "InboundRow",
     "InboundStatus",
+    "LeadDelivery",
     "LeadRow",
     "RecordNotFoundError",
     "SalesTaskKind",

@@ -10,6 +10,7 @@ email address to be enrolled with.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from engine.leads import LeadProfile
 from engine.store.access import TableAccess
 from engine.store.tables import (
     ContactRow,
@@ -41,6 +43,19 @@ class Inbound(BaseModel):
     lead_id: str | None = PydanticField(default=None, max_length=200)
     anonymous_id: str | None = PydanticField(default=None, max_length=200)
     payload: dict[str, Any] = PydanticField(default_factory=dict)
+
+
+@dataclass
+class LeadDelivery:
+    """What one relay pass did for one lead: rows delivered or held, traits to keep."""
+
+    lead_id: str
+    delivered: list[int] = field(default_factory=list)
+    waiting: list[int] = field(default_factory=list)
+    adopted: list[int] = field(default_factory=list)  # rows that had only an anonymous id
+    traits: dict[str, Any] | None = None  # the contact's merged traits, when they changed
+    enrolled: bool = False
+    profile: LeadProfile | None = None  # a running lead's changed profile
 
 
 class InboundLedger(TableAccess):
@@ -120,6 +135,39 @@ class InboundLedger(TableAccess):
             for start in range(0, len(seqs), _CHUNK):
                 session.exec(update(InboundRow).where(  # type: ignore[call-overload]
                     col(InboundRow.seq).in_(seqs[start:start + _CHUNK])).values(**values))
+
+    def settle_pass(self, deliveries: Sequence[LeadDelivery], *, anonymous: Sequence[int],
+                    now: datetime) -> None:
+        """Record a relay pass in one transaction: contacts, delivered, waiting and
+        anonymous rows, and the lead each adopted anonymous row now belongs to."""
+        now = as_utc(now, name="now")
+        contacts = [{"id": d.lead_id, "traits": d.traits, "enrolled": d.enrolled,
+                     "updated_at": now} for d in deliveries if d.traits is not None]
+        with self._session() as session:
+            if contacts:
+                maker = (postgresql.insert if self.engine.dialect.name == "postgresql"
+                         else sqlite.insert)
+                statement = maker(ContactRow).values(contacts)
+                statement = statement.on_conflict_do_update(index_elements=["id"], set_={
+                    "traits": statement.excluded.traits,
+                    "enrolled": statement.excluded.enrolled,
+                    "updated_at": statement.excluded.updated_at})
+                session.exec(statement)  # type: ignore[call-overload]
+            for delivery in deliveries:
+                if delivery.adopted:
+                    session.exec(update(InboundRow).where(  # type: ignore[call-overload]
+                        col(InboundRow.seq).in_(delivery.adopted))
+                        .values(lead_id=delivery.lead_id))
+            for status, seqs in (
+                    (InboundStatus.DELIVERED, [s for d in deliveries for s in d.delivered]),
+                    (InboundStatus.WAITING, [s for d in deliveries for s in d.waiting]),
+                    (InboundStatus.ANONYMOUS, list(anonymous))):
+                values: dict[str, Any] = {"status": status.value, "error": None}
+                if status == InboundStatus.DELIVERED:
+                    values["delivered_at"] = now
+                for start in range(0, len(seqs), _CHUNK):
+                    session.exec(update(InboundRow).where(  # type: ignore[call-overload]
+                        col(InboundRow.seq).in_(seqs[start:start + _CHUNK])).values(**values))
 
     def retry_inbound(self, seqs: Sequence[int], *, error: str, give_up_after: int,
                       now: datetime) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from engine.store import Inbound, InboundKind, InboundRow, InboundStatus, Store
+from engine.store import Inbound, InboundKind, InboundRow, InboundStatus, LeadDelivery, Store
 
 
 def _event(message_id: str, *, lead_id: str | None = "lead-1",
@@ -317,3 +317,41 @@ def test_a_click_on_an_unknown_send_is_judged_by_bursts_only(
     row = store.record_click("never-sent", 0, now=now, scanner_after_send=window, burst=BURST)
 
     assert row.scanner is False
+
+
+# a relay pass
+
+def test_a_relay_pass_is_recorded_in_one_go(store: Store, now: datetime) -> None:
+    store.accept_inbound([_event("m-1"), _event("m-2", lead_id=None, anonymous_id="b-1"),
+                          _event("m-3", lead_id="lead-2"), _event("m-4", lead_id=None,
+                                                                  anonymous_id="b-9")], now=now)
+    seq = {m: _seq(store, m) for m in ("m-1", "m-2", "m-3", "m-4")}
+    store.save_contact("lead-1", traits={"email": "old@acme.io"}, enrolled=False, now=now)
+
+    store.settle_pass([
+        LeadDelivery(lead_id="lead-1", delivered=[seq["m-1"], seq["m-2"]], adopted=[seq["m-2"]],
+                     traits={"email": "ana@acme.io"}, enrolled=True),
+        LeadDelivery(lead_id="lead-2", waiting=[seq["m-3"]], traits={"title": "CFO"}),
+    ], anonymous=[seq["m-4"]], now=now)
+
+    assert store.pending_inbound() == []
+    assert store.inbound_counts("lead-1") == {"delivered": 2}
+    assert store.inbound_counts("lead-2") == {"waiting": 1}
+    assert [r.message_id for r in store.held_inbound(anonymous_ids=["b-9"])] == ["m-4"]
+    contacts = store.contacts(["lead-1", "lead-2"])
+    assert (contacts["lead-1"].traits, contacts["lead-1"].enrolled) == (
+        {"email": "ana@acme.io"}, True)
+    assert (contacts["lead-2"].traits, contacts["lead-2"].enrolled) == ({"title": "CFO"}, False)
+
+
+def test_a_pass_that_changed_no_traits_leaves_the_contact_alone(store: Store,
+                                                               now: datetime) -> None:
+    store.accept_inbound([_event("m-1")], now=now)
+    store.save_contact("lead-1", traits={"email": "ana@acme.io"}, enrolled=True, now=now)
+
+    store.settle_pass([LeadDelivery(lead_id="lead-1", delivered=[_seq(store, "m-1")])],
+                      anonymous=[], now=now + timedelta(hours=1))
+
+    contact = store.contacts(["lead-1"])["lead-1"]
+    assert (contact.traits, contact.enrolled, contact.updated_at) == (
+        {"email": "ana@acme.io"}, True, now)

@@ -16,6 +16,7 @@ def test_the_front_door_lists_every_public_name() -> None:
             "InboundKind",
             "InboundRow",
             "InboundStatus",
+            "LeadDelivery",
             "LeadRow",
             "RecordNotFoundError",
             "SalesTaskKind",
