@@ -106,7 +106,12 @@ class TemporalDevServer:
         command = [temporal_path(), "server", "start-dev",
                    "--db-filename", str(self.db_file), "--ip", self.host,
                    "--port", str(self.port), "--ui-port", str(self.ui_port),
-                   "--namespace", self.namespace, "--ui-disable-news-fetch"]
+                   "--namespace", self.namespace, "--ui-disable-news-fetch",
+                   # Write-ahead log without a sync per commit: a killed or restarted server
+                   # keeps everything; only a power cut could cost the last moments. It more
+                   # than doubles the signals a laptop's dev server takes per second.
+                   "--sqlite-pragma", "journal_mode=wal",
+                   "--sqlite-pragma", "synchronous=normal"]
         try:
             with self.log_file.open("ab") as log:
                 self.process = await asyncio.create_subprocess_exec(

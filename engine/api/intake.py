@@ -12,6 +12,7 @@ import zlib
 from typing import Any
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from engine.errors import PayloadError
 
@@ -62,11 +63,14 @@ async def read_json(request: Request, limit: int) -> Any:
         raise Refused(413, f"the body is larger than {limit // 1024} KB")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refused(413, f"the body is larger than {limit // 1024} KB")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise Refused(413, f"the body is larger than {limit // 1024} KB")
+            chunks.append(chunk)
+    except ClientDisconnect:  # the sender hung up mid-body: nothing was kept, nothing to log
+        raise Refused(400, "the client went away before the body ended") from None
     raw = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding == "gzip":
