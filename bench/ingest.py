@@ -43,7 +43,7 @@ from typing import Any
 import httpx
 import uvicorn
 from pydantic import BaseModel
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowQueryFailedError
@@ -56,7 +56,8 @@ from engine.mail import MemoryTransport
 from engine.runtime import connect, workflow_id_for
 from engine.runtime.client import lead_state
 from engine.settings import Settings, load_playbook
-from engine.store import Store, parse_database_url
+from engine.store import Store
+from engine.store.connect import scratch_schema
 from worker.assembly import build_activities, build_worker
 from worker.serve import build_app
 from worker.temporal_server import TemporalDevServer, temporal_path
@@ -525,23 +526,6 @@ async def measure_accept(label: str, database: str, temporal: str, folder: Path,
     return Accept(label, load, rows, warm.accepted + load.accepted, cpu)
 
 
-@contextlib.contextmanager
-def private_schema(server_url: str) -> Any:
-    """A database URL for a PostgreSQL schema of our own, dropped afterwards."""
-    server = parse_database_url(server_url)
-    schema = f"bench_ingest_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        scoped = server.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @dataclass
 class Apply:
     """Events (or signals) applied per second, first accept to last workflow caught up."""
@@ -754,7 +738,7 @@ async def run_bench(options: argparse.Namespace, run: Run) -> None:
             options.events, rng, in_process=options.in_process))
         print(f"accept, relay off, SQLite: {run.accepts[-1].load.rate:,.0f} events/s")
         if options.postgres:
-            with private_schema(options.postgres) as url:
+            with scratch_schema(options.postgres, "bench_ingest") as url:
                 run.accepts.append(await measure_accept(
                     "PostgreSQL", url, server.address, folder, options.events, rng,
                     in_process=options.in_process))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
@@ -79,3 +82,21 @@ def _bad_url(url: str, problem: str) -> ConfigError:
         f"database URL {mask_password(url)!r} cannot be used: {problem}; "
         f"expected one of {EXPECTED_FORMS}"
     )
+
+
+@contextmanager
+def scratch_schema(server_url: str, prefix: str = "scratch") -> Iterator[str]:
+    """A URL for a fresh PostgreSQL schema nobody else sees, dropped afterwards (tests and
+    benchmarks use it so runs never share rows)."""
+    server = parse_database_url(server_url)
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        scoped = server.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from engine.store import Store, parse_database_url
+from engine.store import Store
+from engine.store.connect import scratch_schema
 
 POSTGRES_URL_VARIABLE = "NURTURE_TEST_DATABASE_URL"
 POSTGRES_MISSING = "NURTURE_TEST_DATABASE_URL is not set; PostgreSQL store tests need a server"
@@ -32,7 +30,7 @@ def store_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
     server_url = os.environ.get(POSTGRES_URL_VARIABLE)
     if not server_url:
         pytest.skip(POSTGRES_MISSING)
-    with _private_schema(server_url) as url:
+    with scratch_schema(server_url, "store_test") as url:
         store = Store(url)
         yield store
         store.dispose()
@@ -42,20 +40,3 @@ def store_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
 def now_fixture() -> datetime:
     """A fixed moment, so rows compare exactly."""
     return datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
-
-
-@contextmanager
-def _private_schema(server_url: str) -> Iterator[str]:
-    """A URL for a schema only one test sees, so tests never share rows or clash with others."""
-    server = parse_database_url(server_url)
-    schema = f"store_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        scoped = server.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
