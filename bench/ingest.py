@@ -20,47 +20,54 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import random
 import shutil
 import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from statistics import quantiles
-from typing import Any
 
 import httpx
-import uvicorn
-from pydantic import BaseModel
+from ingest_load import (
+    Load,
+    Stalled,
+    api_client,
+    batches,
+    enroll,
+    last_task_done,
+    post_batches,
+    settle,
+    track_call,
+    wall,
+)
+from ingest_report import commit, report
+from ingest_stack import (
+    _CHILDREN,
+    CpuMeter,
+    Part,
+    RawCounter,
+    RawEvent,
+    Role,
+    child_main,
+    free_port,
+)
 from sqlalchemy import text
-from temporalio import workflow
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowQueryFailedError
-from temporalio.service import RPCError
-from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.client import Client
 
-from engine.api import create_app
-from engine.mail import MemoryTransport
-from engine.runtime import connect, workflow_id_for
+from engine.runtime import workflow_id_for
 from engine.runtime.client import lead_state
-from engine.settings import Settings, load_playbook
 from engine.store import Store
 from engine.store.connect import scratch_schema
-from worker.assembly import build_activities, build_worker
-from worker.serve import build_app
-from worker.temporal_server import TemporalDevServer, temporal_path
+from worker.temporal_server import TemporalDevServer
 
 WRITE_KEY = "bench-write-key"
 LEAD_QUEUE = "nurture"
@@ -73,423 +80,8 @@ BACKGROUND_RATE = 20.0
 ACCEPT_TARGET, RATIO_TARGET, P50_TARGET, P99_TARGET = 5_000.0, 1.0, 150.0, 1_000.0
 FEATURES = ("dashboards", "alerts", "exports", "forecasting", "pipeline_view", "sso")
 AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15"
-# What this file imports, passed through the raw counter's sandbox rather than re-imported.
-_IMPORTED = ("engine", "httpx", "pydantic", "sqlalchemy", "uvicorn", "worker")
-_CHILDREN: set[int] = set()  # process ids to kill for sure if a clean stop does not happen
 
 
-# --- the raw baseline: a workflow that only counts ------------------------------------------
-
-class RawEvent(BaseModel):
-    """What one raw signal carries: the shape of one engine event."""
-
-    id: str
-    type: str
-    at: datetime
-    properties: dict[str, Any]
-
-
-class RawCount(BaseModel):
-    """How many signals a counter has taken."""
-
-    received: int
-
-
-@workflow.defn(name="BenchRawCounter")
-class RawCounter:
-    """Counts its signals until terminated: Temporal plus one worker, with no logic."""
-
-    def __init__(self) -> None:
-        self.received = 0
-
-    @workflow.run
-    async def run(self) -> RawCount:
-        """Wait for ever; the server goes with the bench's temp dir."""
-        await workflow.wait_condition(lambda: False)
-        return RawCount(received=self.received)
-
-    @workflow.signal
-    def event(self, event: RawEvent) -> None:
-        """One more."""
-        self.received += 1
-
-    @workflow.query
-    def tally(self) -> RawCount:
-        """Signals counted so far."""
-        return RawCount(received=self.received)
-
-
-# --- the parts of the stack ------------------------------------------------------------------
-
-@dataclass
-class Role:
-    """One part of the stack: the API (with or without its relay) or the worker."""
-
-    kind: str
-    database: str
-    temporal: str
-    port: int = 0
-    relay: bool = True
-
-    def argv(self) -> list[str]:
-        """This role as command-line options for a child process."""
-        return ["--role", self.kind, "--database", self.database, "--temporal", self.temporal,
-                "--port", str(self.port), *([] if self.relay else ["--no-relay"])]
-
-
-async def serve_role(role: Role, ready: Callable[[], None]) -> None:
-    """Run one part until cancelled; call `ready()` once it serves."""
-    settings = Settings(write_keys=WRITE_KEY, database_url=role.database,
-                        temporal_address=role.temporal, task_queue=LEAD_QUEUE,
-                        base_url=f"http://127.0.0.1:{role.port}")
-    store = Store(role.database)
-    try:
-        if role.kind == "worker":
-            client = await connect(role.temporal)
-            leads = build_worker(client, build_activities(settings, store, MemoryTransport()),
-                                 LEAD_QUEUE)
-            # Sandboxed like the lead workflow; this file's imports pass through it.
-            passing = SandboxRestrictions.default.with_passthrough_modules(*_IMPORTED)
-            raw = Worker(client, task_queue=RAW_QUEUE, workflows=[RawCounter],
-                         workflow_runner=SandboxedWorkflowRunner(restrictions=passing))
-            async with leads, raw:
-                ready()
-                await asyncio.Event().wait()
-        app = (build_app(settings, store) if role.relay else
-               create_app(settings, store=store, playbook=load_playbook(settings.playbook),
-                          relay=None))
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=role.port,
-                                               log_level="warning", lifespan="on"))
-        serving = asyncio.create_task(server.serve())
-        try:
-            while not server.started:
-                if serving.done():
-                    await serving
-                    raise RuntimeError("uvicorn stopped during start-up")
-                await asyncio.sleep(0.02)
-            ready()
-            await asyncio.shield(serving)
-        finally:
-            server.should_exit = True
-            await serving
-    finally:
-        store.dispose()
-
-
-def child_main(role: Role) -> None:
-    """A child process: serve the role until SIGTERM or until the bench goes away."""
-    async def main() -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        parent = os.getppid()
-
-        async def orphaned() -> None:
-            while os.getppid() == parent:
-                await asyncio.sleep(1)
-            task.cancel()
-            await asyncio.sleep(15)
-            os._exit(1)  # a graceful stop that hangs must not outlive the bench
-
-        watch = asyncio.create_task(orphaned())
-        try:
-            await serve_role(role, lambda: print("ready", flush=True))
-        except asyncio.CancelledError:
-            pass
-        finally:
-            watch.cancel()
-
-    asyncio.run(main())
-
-
-class Part:
-    """A role running in a child process, or (in-process) as a task of this loop."""
-
-    def __init__(self, role: Role, folder: Path, *, in_process: bool) -> None:
-        self.role, self.in_process = role, in_process
-        self.log = folder / f"{role.kind}-{role.port or 'worker'}.log"
-        self.process: asyncio.subprocess.Process | None = None
-        self.task: asyncio.Task[None] | None = None
-
-    @property
-    def pid(self) -> int:
-        """The process doing this part's work."""
-        return self.process.pid if self.process else os.getpid()
-
-    async def start(self) -> None:
-        """Start the part and return once it serves."""
-        if self.in_process:
-            ready = asyncio.Event()
-            self.task = asyncio.create_task(serve_role(self.role, ready.set))
-            waiting = asyncio.create_task(ready.wait())
-            await asyncio.wait({self.task, waiting}, timeout=120,
-                               return_when=asyncio.FIRST_COMPLETED)
-            waiting.cancel()
-            if self.task.done():
-                self.task.result()
-            if not ready.is_set():
-                raise RuntimeError(f"the {self.role.kind} did not start within 120 s")
-            return
-        with self.log.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, str(Path(__file__).resolve()), *self.role.argv(),
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=log,
-                start_new_session=True)  # Ctrl-C reaches only us; we stop children in order
-        _CHILDREN.add(self.process.pid)
-        assert self.process.stdout is not None
-        try:
-            line = await asyncio.wait_for(self.process.stdout.readline(), 120)
-        except TimeoutError:
-            line = b""
-        if line.strip() != b"ready":
-            tail = self.log.read_text(errors="replace")[-9000:]
-            raise RuntimeError(f"the {self.role.kind} did not start; {self.log} ends:\n{tail}")
-
-    async def stop(self) -> None:
-        """Stop gracefully (SIGTERM), or for sure after 20 s (SIGKILL)."""
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        process = self.process
-        if process is None or process.returncode is not None:
-            return
-        try:
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), 20)
-        finally:
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
-            _CHILDREN.discard(process.pid)
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-# --- CPU accounting: whose cores the figures were measured on --------------------------------
-
-def _tick() -> int:
-    return os.sysconf("SC_CLK_TCK")
-
-
-def _process_cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _tick()
-
-
-def _machine_busy() -> float:
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return (sum(values) - values[3] - values[4]) / _tick()
-
-
-class CpuMeter:
-    """CPU seconds each of our processes (and everything else on the machine) used."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        by_pid: dict[int, list[str]] = {}
-        for name, pid in pids.items():
-            by_pid.setdefault(pid, []).append(name)
-        self.names = {pid: "+".join(names) for pid, names in by_pid.items()}
-        self.start = {pid: _process_cpu(pid) for pid in self.names}
-        self.busy, self.wall = _machine_busy(), time.perf_counter()
-
-    def read(self) -> str:
-        """`api 3.1, worker 0.2, …, other 0.4 cpu-s in 4.0 s` since the meter started."""
-        used = {self.names[pid]: _process_cpu(pid) - cpu for pid, cpu in self.start.items()}
-        other = max(0.0, _machine_busy() - self.busy - sum(used.values()))
-        wall = time.perf_counter() - self.wall
-        parts = ", ".join(f"{name} {cpu:.1f}" for name, cpu in used.items())
-        return (f"{parts}, other {other:.1f} cpu-s in {wall:.1f} s "
-                f"({os.cpu_count()} cores: {wall * (os.cpu_count() or 1):.1f} cpu-s)")
-
-
-# --- load --------------------------------------------------------------------------------------
-
-def track_call(lead: str, message_id: str, rng: random.Random, event: str = "Feature Used",
-               properties: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A realistic Segment track call (a product-usage event unless told otherwise)."""
-    feature = rng.choice(FEATURES)
-    at = datetime.now(UTC) - timedelta(seconds=rng.uniform(0.5, 30))
-    return {"type": "track", "userId": lead, "messageId": message_id, "event": event,
-            "timestamp": at.isoformat(),
-            "properties": properties or {"feature": feature, "path": f"/app/{feature}",
-                                         "plan": "trial", "seats": rng.randint(1, 40),
-                                         "duration_ms": rng.randint(200, 90_000)},
-            "context": {"library": {"name": "analytics-node", "version": "2.1.0"},
-                        "ip": f"198.51.100.{rng.randint(1, 254)}", "userAgent": AGENT,
-                        "locale": "en-US"}}
-
-
-def night_zone() -> str:
-    """A time zone where it is about 1 a.m.: the welcome email waits hours for its window,
-    so workflows sit idle in qualification while they are measured."""
-    offset = (1 - datetime.now(UTC).hour) % 24
-    offset = offset - 24 if offset > 12 else offset
-    return f"Etc/GMT{-offset:+d}" if offset else "Etc/UTC"
-
-
-def identify_call(lead: str, rng: random.Random, zone: str) -> dict[str, Any]:
-    """An identify call; each lead works at its own company, so no buying committees form."""
-    first, last = rng.choice(("Ana", "Ben", "Chloe", "Dev")), rng.choice(("Ruiz", "Okafor"))
-    slug = f"{rng.choice(('acme', 'globex', 'initech', 'umbrella'))}-{lead}"
-    return {"type": "identify", "userId": lead, "messageId": f"identify-{lead}",
-            "traits": {"email": f"{first.lower()}@{slug}.io", "firstName": first,
-                       "lastName": last, "title": rng.choice(("VP Marketing", "Director of "
-                                                              "Revenue Operations")),
-                       "company": slug.title(), "employees": rng.choice((80, 450, 2_000)),
-                       "industry": "saas", "country": "US", "timezone": zone}}
-
-
-def batches(calls: Sequence[dict[str, Any]]) -> list[tuple[bytes, int]]:
-    """Request bodies of CALLS_PER_BATCH calls, serialised ahead of the clock."""
-    return [(json.dumps({"batch": list(calls[i:i + CALLS_PER_BATCH])}).encode(),
-             len(calls[i:i + CALLS_PER_BATCH])) for i in range(0, len(calls), CALLS_PER_BATCH)]
-
-
-@dataclass
-class Load:
-    """What a burst of /v1/batch requests achieved."""
-
-    accepted: int = 0
-    refused: Counter[int] = field(default_factory=Counter)
-    started: float = 0.0
-    first_ok: float | None = None
-    finished: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        """Calls accepted per second while sending."""
-        return self.accepted / max(self.finished - self.started, 1e-9)
-
-
-async def post_batches(http: httpx.AsyncClient, bodies: list[tuple[bytes, int]],
-                       senders: int = SENDERS) -> Load:
-    """Send the bodies with `senders` requests in flight; only 200 answers count."""
-    load, queue = Load(), iter(bodies)
-
-    async def sender() -> None:
-        for body, calls in queue:
-            answer = await http.post("/v1/batch", content=body,
-                                     headers={"content-type": "application/json"})
-            if answer.status_code != 200:
-                load.refused[answer.status_code] += calls
-                continue
-            load.accepted += calls
-            load.first_ok = load.first_ok or time.perf_counter()
-
-    load.started = time.perf_counter()
-    await asyncio.gather(*(sender() for _ in range(senders)))
-    load.finished = time.perf_counter()
-    return load
-
-
-def api_client(port: int) -> httpx.AsyncClient:
-    """An HTTP client for the API with room for every sender."""
-    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", auth=(WRITE_KEY, ""),
-                             timeout=120, limits=httpx.Limits(max_connections=SENDERS * 2,
-                                                              keepalive_expiry=2))
-
-
-async def settle(ids: Sequence[str], done: Callable[[str], Awaitable[bool]], *,
-                 timeout: float = 600, stall: float | None = None) -> float:
-    """The moment (perf_counter) the last id was first seen done.
-
-    A sample of 16 is polled four times a second until all of it is done; only then is
-    everything swept (and the stragglers re-swept), so polling stays a small share of CPU.
-    TimeoutError after `timeout` s, or after `stall` s in which nothing new got done.
-    """
-    seen: dict[str, float] = {}
-    limit = asyncio.Semaphore(PROBES)
-    deadline = time.perf_counter() + timeout
-
-    async def probe(key: str) -> None:
-        async with limit:  # not started yet, or too busy to answer: not done
-            with contextlib.suppress(RPCError, WorkflowQueryFailedError, TimeoutError):
-                if await asyncio.wait_for(done(key), 10):
-                    seen[key] = time.perf_counter()
-
-    for group, pause in ((random.Random(7).sample(list(ids), min(16, len(ids))), 0.25),
-                         (list(ids), 0.1)):
-        while todo := [key for key in group if key not in seen]:
-            now, progress = time.perf_counter(), max(seen.values(), default=deadline - timeout)
-            if now > deadline or (stall is not None and now - progress > stall):
-                raise TimeoutError(f"{len(ids) - len(seen)} of {len(ids)} not done after "
-                                   f"{now - deadline + timeout:.0f} s")
-            await asyncio.gather(*(probe(key) for key in todo))
-            await asyncio.sleep(pause)
-    return max(seen.values())
-
-
-def wall(moment: float) -> float:
-    """A perf_counter moment as a Unix time, to compare with times the server recorded."""
-    return time.time() - (time.perf_counter() - moment)
-
-
-async def last_task_done(client: Client, workflow_ids: Sequence[str]) -> float:
-    """When (Unix time) the last of these workflows completed its latest workflow task, read
-    from their histories: when the last signal was applied, without the polling delay."""
-    gate = asyncio.Semaphore(PROBES)
-
-    async def latest(workflow_id: str) -> float:
-        found = 0.0
-        async with gate:
-            async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
-                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-                    found = event.event_time.seconds + event.event_time.nanos / 1e9
-        return found
-
-    return max(await asyncio.gather(*(latest(i) for i in workflow_ids)))
-
-
-class Stalled(Exception):
-    """The stack stopped making progress; the run reports what it measured until then."""
-
-
-def rss(pid: int) -> float:
-    """A process's resident memory in GiB."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(status.split("VmRSS:")[1].split()[0]) / 1024 ** 2
-
-
-async def enroll(http: httpx.AsyncClient, client: Client, leads: list[str],
-                 rng: random.Random, worker: int) -> float:
-    """Identify the leads and wait until each workflow runs its entry track; seconds taken."""
-    zone = night_zone()
-    load = await post_batches(http, batches([identify_call(lead, rng, zone) for lead in leads]))
-    if load.refused:
-        raise RuntimeError(f"identify calls refused: {dict(load.refused)}")
-
-    async def enrolled(lead: str) -> bool:
-        state = await lead_state(client, lead)
-        return state.phase == "qualification" and state.step is not None
-
-    try:
-        return await settle(leads, enrolled, timeout=90 + len(leads) / 5,
-                            stall=60) - load.started
-    except TimeoutError as err:
-        timeouts = 0
-        for lead in leads[:5]:
-            with contextlib.suppress(RPCError):
-                async for event in client.get_workflow_handle(
-                        workflow_id_for(lead)).fetch_history_events():
-                    timeouts += event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT
-        raise Stalled(f"enrolling {len(leads)} leads: {err}; {timeouts} workflow-task timeouts "
-                      f"in the first 5 leads' histories; worker RSS {rss(worker):.1f} GiB"
-                      ) from None
-
-
-# --- the measurements ----------------------------------------------------------------------------
 
 @dataclass
 class Accept:
@@ -775,122 +367,6 @@ async def run_bench(options: argparse.Namespace, run: Run) -> None:
         await server.stop()
         _CHILDREN.discard(server.pid or 0)
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def figures(run: Run) -> list[tuple[str, str, str, str]]:
-    """The results table: figure, value, target, verdict."""
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "MISSED"
-
-    rows = [(f"accept, relay off, {a.label}", f"{a.load.rate:,.0f} events/s", "≥ 5,000",
-             verdict(a.load.rate >= ACCEPT_TARGET and a.rows == a.expected_rows))
-            for a in run.accepts]
-    missing = "not measured"
-    rows.append(("accept, relay + worker applying",
-                 f"{run.busy.rate:,.0f} events/s" if run.busy else missing, "(reported)", ""))
-    rows.append(("raw Temporal signals applied",
-                 f"{run.raw.rate:,.0f} signals/s" if run.raw else missing, "(baseline)", ""))
-    if run.ours and run.raw:
-        ratio = run.ours.rate / run.raw.rate
-        rows += [("ours: events applied", f"{run.ours.rate:,.0f} events/s", "", ""),
-                 ("ours / raw", f"{ratio:.2f}×", "≥ 1.0×", verdict(ratio >= RATIO_TARGET))]
-    else:
-        rows += [("ours: events applied", missing, "", ""),
-                 ("ours / raw", missing, "≥ 1.0×", "MISSED")]
-    names = ("p50", "p95", "p99", "max")
-    targets = {"p50": ("≤ 150 ms", P50_TARGET), "p99": ("≤ 1,000 ms", P99_TARGET)}
-    values = run.latency.percentiles(run.latency.seen) if run.latency else (None,) * 4
-    for name, value in zip(names, values, strict=True):
-        target, limit = targets.get(name, ("", None))
-        rows.append((f"demo request → sales task, {name}",
-                     missing if value is None else f"{value:,.0f} ms", target,
-                     "" if limit is None else verdict(value is not None and value <= limit)))
-    return rows
-
-
-def details(run: Run) -> list[str]:
-    """What stands behind each figure, and where the CPU went."""
-    lines = []
-    for a in run.accepts:
-        kept = "=" if a.rows == a.expected_rows else "≠ (ROWS LOST OR EXTRA)"
-        lines.append(f"accept {a.label}: {a.load.accepted:,} calls answered 200, refused "
-                     f"{dict(a.load.refused) or 'none'}; inbound rows {a.rows:,} {kept} "
-                     f"{a.expected_rows:,} accepted (incl. warm-up); cpu: {a.cpu}")
-    for apply in (run.raw, run.ours):
-        if apply:
-            lines.append(f"{apply.label}: {apply.items:,} applied in {apply.seconds:.1f} s; "
-                         f"{apply.detail}; cpu: {apply.cpu}")
-    if run.busy:
-        lines.append(f"accept while applying: {run.busy.accepted:,} calls in "
-                     f"{run.busy.finished - run.busy.started:.1f} s, refused "
-                     f"{dict(run.busy.refused) or 'none'}")
-    if run.enrolment:
-        lines.append(f"setup: {run.enrolment}")
-    if latency := run.latency:
-        legs = "; ".join(
-            f"{leg} p50 {cuts[0]:.0f} / p95 {cuts[1]:.0f} / max {cuts[3]:.0f} ms"
-            for leg, cuts in (("relay pass began", latency.percentiles(latency.relayed)),
-                              ("workflow task began (created_at)",
-                               latency.percentiles(latency.created)),
-                              ("row visible", latency.percentiles(latency.seen))))
-        lines.append(f"latency: {len(latency.seen)} demo requests under "
-                     f"{latency.background:.1f} events/s of background traffic; from the 200 "
-                     f"to: {legs}; cpu: {latency.cpu}")
-    if run.stalled:
-        lines.append(f"STALLED, run ended early: {run.stalled}")
-    lines.append("load average (1/5/15 min) before " + " ".join(f"{v:.2f}" for v in
-                 run.load_before) + ", after " + " ".join(f"{v:.2f}" for v in run.load_after))
-    return lines
-
-
-def machine() -> dict[str, str]:
-    """The machine and software versions the figures belong to."""
-    model = next((line.split(":", 1)[1].strip() for line in
-                  Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "unknown")
-    memory = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
-    version = subprocess.run([temporal_path(), "--version"], capture_output=True, text=True,
-                             check=False).stdout.strip().removeprefix("temporal version ")
-    return {"nproc": str(len(os.sched_getaffinity(0))), "CPU": model,
-            "RAM": f"{memory / 1024 ** 2:.1f} GiB", "Python": sys.version.split()[0],
-            "SQLite": sqlite3.sqlite_version, "temporal CLI": version}
-
-
-def commit() -> str:
-    """The checked-out commit, marked when the code under test has local changes."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=False,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
-
-    changed = git("status", "--porcelain", "--", "engine", "worker", "workflows")
-    return git("rev-parse", "--short", "HEAD") + (" + local changes" if changed else "")
-
-
-def report(run: Run, options: argparse.Namespace, command: str) -> str:
-    """Print the table; return the same as a Markdown section for RESULTS.md."""
-    rows = figures(run)
-    width = max(len(row[0]) for row in rows)
-    print()
-    for name, value, target, verdict in rows:
-        print(f"{name:<{width}}  {value:>16}  {target:<11} {verdict}")
-    print()
-    for line in details(run):
-        print(f"- {line}")
-    layout = ("API, relay and worker in this one process" if options.in_process else
-              "API (+ relay) and worker each in a child process")
-    now = commit()
-    code = run.commit if now == run.commit else f"{run.commit} (HEAD moved to {now} during the run)"
-    text = [f"### Run finished {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "",
-            f"`{command}` at commit {code}", "",
-            f"Layout: {layout}; Temporal dev server as a child process; "
-            "SQLite WAL with synchronous at its default (FULL).", "",
-            "Machine: " + "; ".join(f"{k} {v}" for k, v in machine().items()), "",
-            "| figure | value | target | |", "|---|---:|---|---|",
-            *(f"| {name} | {value} | {target} | {verdict} |"
-              for name, value, target, verdict in rows),
-            "", *(f"- {line}" for line in details(run)), "", ""]
-    return "\n".join(text)
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
