@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PURE = ["engine/events.py", "engine/leads.py", "engine/scoring.py", "engine/handoff.py",
-        "engine/business_hours.py", "engine/routing.py", "engine/feedback.py",
+        "engine/business_hours.py", "engine/routing.py", "engine/feedback.py", "engine/sla.py",
         "engine/dsl/pages.py",
         "engine/cadence.py", "engine/errors.py", "engine/dsl", "engine/runtime/reactions.py",
         "engine/runtime/models.py"]
