@@ -16,25 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from ingest_stack import AGENT, CALLS_PER_BATCH, FEATURES, PROBES, SENDERS, WRITE_KEY
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from engine.runtime import workflow_id_for
 from engine.runtime.client import lead_state
-
-WRITE_KEY = "bench-write-key"
-LEAD_QUEUE = "nurture"
-RAW_QUEUE = "bench-raw"
-CALLS_PER_BATCH = 100
-SENDERS = 16        # /v1/batch requests in flight
-SIGNALLERS = 32     # raw signals in flight: the relay's default concurrency
-PROBES = 16         # state queries in flight while waiting for workflows
-BACKGROUND_RATE = 20.0
-ACCEPT_TARGET, RATIO_TARGET, P50_TARGET, P99_TARGET = 5_000.0, 1.0, 150.0, 1_000.0
-FEATURES = ("dashboards", "alerts", "exports", "forecasting", "pipeline_view", "sso")
-AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15"
-
 
 
 def track_call(lead: str, message_id: str, rng: random.Random, event: str = "Feature Used",

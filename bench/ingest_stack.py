@@ -42,18 +42,6 @@ BACKGROUND_RATE = 20.0
 ACCEPT_TARGET, RATIO_TARGET, P50_TARGET, P99_TARGET = 5_000.0, 1.0, 150.0, 1_000.0
 FEATURES = ("dashboards", "alerts", "exports", "forecasting", "pipeline_view", "sso")
 AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15"
-
-WRITE_KEY = "bench-write-key"
-LEAD_QUEUE = "nurture"
-RAW_QUEUE = "bench-raw"
-CALLS_PER_BATCH = 100
-SENDERS = 16        # /v1/batch requests in flight
-SIGNALLERS = 32     # raw signals in flight: the relay's default concurrency
-PROBES = 16         # state queries in flight while waiting for workflows
-BACKGROUND_RATE = 20.0
-ACCEPT_TARGET, RATIO_TARGET, P50_TARGET, P99_TARGET = 5_000.0, 1.0, 150.0, 1_000.0
-FEATURES = ("dashboards", "alerts", "exports", "forecasting", "pipeline_view", "sso")
-AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15"
 # What this file imports, passed through the raw counter's sandbox rather than re-imported.
 _IMPORTED = ("engine", "httpx", "pydantic", "sqlalchemy", "uvicorn", "worker")
 _CHILDREN: set[int] = set()  # process ids to kill for sure if a clean stop does not happen
