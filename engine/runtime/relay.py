@@ -151,11 +151,17 @@ class Relay:
         """Give every row its lead (pulling in rows held for the ids this pass links)."""
         links: dict[str, str] = await self._db(
             self.store.identity, {r.anonymous_id for r in rows if r.anonymous_id})
-        for row in rows:  # a call that carries both ids ties the browser to the lead
-            if row.lead_id and row.anonymous_id and row.anonymous_id not in links:
-                links[row.anonymous_id] = await self._db(
-                    self.store.link_identity, row.anonymous_id, row.lead_id, now=now)
-        held = await self._db(self.store.held_inbound, anonymous_ids=list(links))
+        tying: dict[str, str] = {}
+        for row in rows:
+            if row.lead_id and row.anonymous_id:
+                tying.setdefault(row.anonymous_id, row.lead_id)  # the first call's tie wins
+        for anonymous_id, lead_id in tying.items():  # a call with both ids ties them
+            if anonymous_id not in links:
+                links[anonymous_id] = await self._db(
+                    self.store.link_identity, anonymous_id, lead_id, now=now)
+        # Rows held as anonymous wait for a call that ties their id to a lead (also when the
+        # link itself was written by a pass that crashed before settling).
+        held = await self._db(self.store.held_inbound, anonymous_ids=sorted(tying))
         profiled = {r.lead_id or "" for r in rows if r.kind == InboundKind.PROFILE}
         profiled |= {links[r.anonymous_id] for r in rows
                      if r.kind == InboundKind.PROFILE and r.anonymous_id in links}

@@ -119,21 +119,6 @@ class InboundLedger(TableAccess):
         with Session(self.engine) as session:
             return {status: int(count) for status, count in session.exec(statement)}
 
-    def settle_inbound(self, seqs: Sequence[int], *, status: InboundStatus, now: datetime,
-                       lead_id: str | None = None, error: str | None = None) -> None:
-        """Move messages to `status` (and to `lead_id` when given)."""
-        if not seqs:
-            return
-        values: dict[str, Any] = {"status": status.value, "error": error}
-        if status == InboundStatus.DELIVERED:
-            values["delivered_at"] = as_utc(now, name="now")
-        if lead_id is not None:
-            values["lead_id"] = lead_id
-        with self._session() as session:
-            for start in range(0, len(seqs), _CHUNK):
-                session.exec(update(InboundRow).where(  # type: ignore[call-overload]
-                    col(InboundRow.seq).in_(seqs[start:start + _CHUNK])).values(**values))
-
     def settle_pass(self, deliveries: Sequence[LeadDelivery], *, anonymous: Sequence[int],
                     now: datetime) -> None:
         """Record a relay pass in one transaction: contacts, delivered, waiting and
@@ -207,18 +192,6 @@ class InboundLedger(TableAccess):
         with Session(self.engine) as session:
             rows = session.exec(select(ContactRow).where(col(ContactRow.id).in_(wanted)))
             return {row.id: row for row in rows}
-
-    def save_contact(self, contact_id: str, *, traits: dict[str, Any], enrolled: bool,
-                     now: datetime) -> None:
-        """Write a contact's merged traits and enrolment flag."""
-        when = as_utc(now, name="now")
-        if self._update(ContactRow, col(ContactRow.id) == contact_id, traits=traits,
-                        enrolled=enrolled, updated_at=when):
-            return
-        if not self._insert_once(ContactRow(id=contact_id, traits=traits, enrolled=enrolled,
-                                            updated_at=when)):
-            self._update(ContactRow, col(ContactRow.id) == contact_id, traits=traits,
-                         enrolled=enrolled, updated_at=when)
 
     # leases
 

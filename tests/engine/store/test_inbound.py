@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from engine.store import Inbound, InboundKind, InboundRow, InboundStatus, LeadDelivery, Store
+from engine.store import Inbound, InboundKind, InboundRow, LeadDelivery, Store
 
 
 def _event(message_id: str, *, lead_id: str | None = "lead-1",
@@ -29,6 +29,12 @@ def _seq(store: Store, message_id: str) -> int:
     seq = _pending_row(store, message_id).seq
     assert seq is not None
     return seq
+
+
+def _save_contact(store: Store, lead_id: str, traits: dict[str, object], *, enrolled: bool,
+                  now: datetime) -> None:
+    store.settle_pass([LeadDelivery(lead_id=lead_id, traits=traits, enrolled=enrolled)],
+                      anonymous=[], now=now)
 
 
 # accepting
@@ -88,8 +94,9 @@ def test_delivered_messages_leave_the_backlog(store: Store, now: datetime) -> No
     store.accept_inbound([_event("m-1"), _event("m-2"), _event("m-3")], now=now)
     later = now + timedelta(seconds=5)
 
-    store.settle_inbound([_seq(store, "m-1"), _seq(store, "m-3")],
-                         status=InboundStatus.DELIVERED, now=later)
+    store.settle_pass([LeadDelivery(lead_id="lead-1",
+                                    delivered=[_seq(store, "m-1"), _seq(store, "m-3")])],
+                      anonymous=[], now=later)
 
     assert _pending_ids(store) == ["m-2"]
     assert store.inbound_backlog() == 1
@@ -99,12 +106,12 @@ def test_delivered_messages_leave_the_backlog(store: Store, now: datetime) -> No
 def test_settling_can_give_a_message_its_lead(store: Store, now: datetime) -> None:
     store.accept_inbound([_event("m-1", lead_id=None, anonymous_id="browser-1")], now=now)
 
-    store.settle_inbound([_seq(store, "m-1")], status=InboundStatus.WAITING, now=now,
-                         lead_id="lead-2", error="no email yet")
+    seq = _seq(store, "m-1")
+    store.settle_pass([LeadDelivery(lead_id="lead-2", waiting=[seq], adopted=[seq])],
+                      anonymous=[], now=now)
 
     (row,) = store.held_inbound(lead_ids=["lead-2"])
-    assert (row.message_id, row.lead_id, row.status, row.error) == (
-        "m-1", "lead-2", "waiting", "no email yet")
+    assert (row.message_id, row.lead_id, row.status) == ("m-1", "lead-2", "waiting")
     assert row.delivered_at is None
     assert store.inbound_backlog() == 0
 
@@ -112,19 +119,20 @@ def test_settling_can_give_a_message_its_lead(store: Store, now: datetime) -> No
 def test_settling_records_the_delivery_time(store: Store, now: datetime) -> None:
     store.accept_inbound([_event("m-1")], now=now)
     seq = _seq(store, "m-1")
-    store.settle_inbound([seq], status=InboundStatus.WAITING, now=now)
-    store.settle_inbound([seq], status=InboundStatus.PENDING, now=now)
+    store.settle_pass([LeadDelivery(lead_id="lead-1", waiting=[seq])], anonymous=[], now=now)
 
-    store.settle_inbound([seq], status=InboundStatus.DELIVERED, now=now + timedelta(seconds=3))
+    store.settle_pass([LeadDelivery(lead_id="lead-1", delivered=[seq])], anonymous=[],
+                      now=now + timedelta(seconds=3))
 
     assert store.inbound_counts("lead-1") == {"delivered": 1}
     assert store.pending_inbound() == []
+    assert store.held_inbound(lead_ids=["lead-1"]) == []
 
 
 def test_settling_no_messages_changes_nothing(store: Store, now: datetime) -> None:
     store.accept_inbound([_event("m-1")], now=now)
 
-    store.settle_inbound([], status=InboundStatus.DELIVERED, now=now)
+    store.settle_pass([], anonymous=[], now=now)
 
     assert _pending_ids(store) == ["m-1"]
 
@@ -140,9 +148,9 @@ def test_held_messages_are_found_by_lead_and_by_anonymous_id(store: Store, now: 
         _event("w-3", lead_id="lead-1"),
     ], now=now)
     seqs = {r.message_id: r.seq for r in store.pending_inbound() if r.seq is not None}
-    store.settle_inbound([seqs["w-1"], seqs["w-2"], seqs["w-3"]],
-                         status=InboundStatus.WAITING, now=now)
-    store.settle_inbound([seqs["a-1"], seqs["a-2"]], status=InboundStatus.ANONYMOUS, now=now)
+    store.settle_pass([LeadDelivery(lead_id="lead-1", waiting=[seqs["w-1"], seqs["w-3"]]),
+                       LeadDelivery(lead_id="lead-2", waiting=[seqs["w-2"]])],
+                      anonymous=[seqs["a-1"], seqs["a-2"]], now=now)
 
     found = store.held_inbound(lead_ids=["lead-1"], anonymous_ids=["browser-1"])
 
@@ -160,7 +168,7 @@ def test_only_held_messages_are_returned_as_held(store: Store, now: datetime) ->
 def test_a_held_anonymous_message_with_a_lead_is_not_held_for_the_browser(
         store: Store, now: datetime) -> None:
     store.accept_inbound([_event("a-1", lead_id="lead-1", anonymous_id="browser-1")], now=now)
-    store.settle_inbound([_seq(store, "a-1")], status=InboundStatus.ANONYMOUS, now=now)
+    store.settle_pass([], anonymous=[_seq(store, "a-1")], now=now)
 
     assert store.held_inbound(anonymous_ids=["browser-1"]) == []
 
@@ -203,9 +211,9 @@ def test_the_first_link_of_an_anonymous_id_wins(store: Store, now: datetime) -> 
 
 
 def test_a_contact_is_saved_then_overwritten(store: Store, now: datetime) -> None:
-    store.save_contact("lead-1", traits={"email": "ana@acme.io"}, enrolled=False, now=now)
-    store.save_contact("lead-1", traits={"email": "ana@acme.io", "title": "CTO"},
-                       enrolled=True, now=now + timedelta(minutes=1))
+    _save_contact(store, "lead-1", {"email": "ana@acme.io"}, enrolled=False, now=now)
+    _save_contact(store, "lead-1", {"email": "ana@acme.io", "title": "CTO"}, enrolled=True,
+                  now=now + timedelta(minutes=1))
 
     contacts = store.contacts(["lead-1", "lead-2"])
 
@@ -326,7 +334,7 @@ def test_a_relay_pass_is_recorded_in_one_go(store: Store, now: datetime) -> None
                           _event("m-3", lead_id="lead-2"), _event("m-4", lead_id=None,
                                                                   anonymous_id="b-9")], now=now)
     seq = {m: _seq(store, m) for m in ("m-1", "m-2", "m-3", "m-4")}
-    store.save_contact("lead-1", traits={"email": "old@acme.io"}, enrolled=False, now=now)
+    _save_contact(store, "lead-1", {"email": "old@acme.io"}, enrolled=False, now=now)
 
     store.settle_pass([
         LeadDelivery(lead_id="lead-1", delivered=[seq["m-1"], seq["m-2"]], adopted=[seq["m-2"]],
@@ -347,7 +355,7 @@ def test_a_relay_pass_is_recorded_in_one_go(store: Store, now: datetime) -> None
 def test_a_pass_that_changed_no_traits_leaves_the_contact_alone(store: Store,
                                                                now: datetime) -> None:
     store.accept_inbound([_event("m-1")], now=now)
-    store.save_contact("lead-1", traits={"email": "ana@acme.io"}, enrolled=True, now=now)
+    _save_contact(store, "lead-1", {"email": "ana@acme.io"}, enrolled=True, now=now)
 
     store.settle_pass([LeadDelivery(lead_id="lead-1", delivered=[_seq(store, "m-1")])],
                       anonymous=[], now=now + timedelta(hours=1))
