@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.events import Event
 from engine.leads import LeadProfile
@@ -44,7 +44,11 @@ PAINS: dict[str, str] = {
 
 
 class HandoffPackage(BaseModel):
-    """Everything a rep needs to open the conversation well."""
+    """Everything a rep needs to open the conversation well.
+
+    The workflow builds the lead's part; the task's owner, due time and related contacts
+    are added when the task is written (they need routing and the database).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -59,6 +63,12 @@ class HandoffPackage(BaseModel):
     qualification_reason: str
     suggested_opener: str
     scores: dict[str, float]
+    campaign: str = ""
+    escalation_reason: str = ""
+    recycle_path: str = ""
+    related_contacts: list[str] = Field(default_factory=list)
+    owner: str = ""
+    due_at: datetime | None = None
 
 
 def _ago(then: datetime, now: datetime) -> str:
@@ -133,20 +143,93 @@ def build_handoff(profile: LeadProfile, events: list[Event], scores: Scores, *, 
                 content.append(item)
     pain = next((PAINS[e.type] for e in ranked if e.type in PAINS), "not yet clear")
     role = buying_role(profile.title, scores.role)
-    who = profile.full_name + (f" ({profile.title}, {profile.company})"
-                               if profile.title and profile.company else "")
-    strongest = [MEANINGFUL[t] for t in dict.fromkeys(e.type for e in ranked)][:2]
-    did = " and ".join(strongest) if strongest else "engaged with nurture email"
-    sentence = (f"{who} {did}; {scores.fit_tier} fit, {scores.intent_level} intent "
-                f"(score {scores.total:g}) — {reason}.")
     opener = _opener(profile, newest, pain)
+    campaign = _campaign(events)
     return HandoffPackage(
         tier=tier, source=profile.source or "unknown", last_meaningful_action=last,
         content_engaged=content[:8], likely_pain=pain, buying_role=role,
         company_fit=company_fit(profile, scores),
-        engagement_pattern=engagement_pattern(events, now), qualification_reason=sentence,
-        suggested_opener=opener, scores=scores.as_dict(),
+        engagement_pattern=engagement_pattern(events, now),
+        qualification_reason=qualification_sentence(profile, events, now),
+        suggested_opener=opener, scores=scores.as_dict(), campaign=campaign,
+        escalation_reason=(f"{reason}; {scores.fit_tier} fit, {scores.intent_level} intent "
+                           f"(score {scores.total:g})"),
     )
+
+
+def _campaign(events: list[Event]) -> str:
+    """The campaign or webinar the lead came in through, if an event named one."""
+    for event in sorted(events, key=lambda e: e.at):
+        for key in ("campaign", "utm_campaign", "topic"):
+            value = event.properties.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:200]
+    return ""
+
+
+_TIMES = {1: "once", 2: "twice"}
+_ACTIONS: dict[str, tuple[str, str]] = {
+    # event type: (what they did, the noun counted when it repeats)
+    "demo_requested": ("requested a demo", ""),
+    "contact_requested": ("asked to talk to sales", ""),
+    "email_replied": ("replied to our email", ""),
+    "roi_calculator_used": ("used the ROI calculator", ""),
+    "pricing_page_viewed": ("viewed the pricing page", "pricing page"),
+    "comparison_viewed": ("read the comparison page", ""),
+    "case_study_downloaded": ("downloaded a case study", ""),
+    "case_study_viewed": ("read a case study", ""),
+}
+
+
+def qualification_sentence(profile: LeadProfile, events: list[Event], now: datetime) -> str:
+    """Who the lead is and what they did, in the words a rep would use.
+
+    "VP Marketing at a 500-person SaaS company. Came in through the webinar on pipeline
+    conversion, attended 48 minutes, used the ROI calculator, and returned to the pricing
+    page twice this week."
+    """
+    who = profile.title or profile.full_name
+    size = f"{profile.company_size}-person " if profile.company_size else ""
+    industry = f"{_industry(profile.industry)} " if profile.industry else ""
+    company = f" ({profile.company})" if profile.company else ""
+    article = "an" if (size or industry or "company")[:1].lower() in "aeiou" else "a"
+    known = profile.company or profile.company_size or profile.industry
+    first = f"{who} at {article} {size}{industry}company{company}." if known else f"{who}."
+    clauses: list[str] = []
+    webinar = next((e for e in sorted(events, key=lambda e: e.at)
+                    if e.type == "webinar_attended"), None)
+    if webinar is not None:
+        topic = webinar.properties.get("topic") or webinar.properties.get("title")
+        clauses.append(f"came in through the webinar on {topic}" if topic
+                       else "came in through a webinar")
+        minutes = webinar.properties.get("minutes") or webinar.properties.get("duration")
+        if isinstance(minutes, int | float) and minutes > 0:
+            clauses.append(f"attended {minutes:g} minutes")
+    elif profile.source:
+        clauses.append(f"came in through {profile.source.replace('_', ' ')}")
+    week = [e for e in events if now - e.at <= timedelta(days=7)]
+    for kind, (did, noun) in _ACTIONS.items():
+        recent = sum(1 for e in week if e.type == kind)
+        if recent >= 2 and noun:
+            clauses.append(f"returned to the {noun} {_TIMES.get(recent, f'{recent} times')} "
+                           "this week")
+        elif any(e.type == kind for e in events):
+            clauses.append(did)
+        if len(clauses) >= 5:
+            break
+    if not clauses:
+        return first
+    text = clauses[0][0].upper() + clauses[0][1:]
+    if len(clauses) > 1:
+        text = ", ".join([text, *clauses[1:-1]]) + f", and {clauses[-1]}"
+    return f"{first} {text}."
+
+
+_INDUSTRY_NAMES = {"saas": "SaaS", "it": "IT", "fintech": "fintech", "b2b": "B2B"}
+
+
+def _industry(industry: str) -> str:
+    return _INDUSTRY_NAMES.get(industry.lower(), industry)
 
 
 def _opener(profile: LeadProfile, newest: Event | None, pain: str) -> str:

@@ -16,6 +16,8 @@ class Phase(StrEnum):
     RE_ENGAGEMENT = "re_engagement"
     REACTIVATION = "reactivation"
     SALES = "sales"
+    SQL = "sql"  # sales accepted the lead: it left marketing nurture
+    RECYCLED = "recycled"  # sales gave it back; it rests until a date, then nurture resumes
     SUPPRESSED = "suppressed"
     EXITED = "exited"
 

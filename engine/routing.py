@@ -8,6 +8,8 @@ caller passes how many open tasks each rep holds and whose turn it is.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.leads import LeadProfile
@@ -21,10 +23,11 @@ class Rep(BaseModel):
     id: str
     name: str
     email: str
-    timezone: str = "UTC"
+    timezone: str | None = None  # None: the playbook's business-hours zone
     capacity: int = Field(default=25, ge=0)
     manager: str | None = None
     active: bool = True
+    role: Literal["rep", "manager"] = "rep"  # a manager sees every task in the inbox
 
 
 class RoutingRules(BaseModel):

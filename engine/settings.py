@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     scanner_click_seconds: float = Field(default=10.0, ge=0, description="A click this soon "
                                          "after delivery is taken for a link scanner.")
 
+    webhook_url: str | None = Field(default=None, description="Where sales-task events are "
+                                    "POSTed as signed JSON; unset means no webhook.")
+    webhook_secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key for "
+                                             "the webhook signature; defaults to NURTURE_SECRET.")
+
     temporal_address: str = Field(default="localhost:7233", validation_alias=AliasChoices(
         "TEMPORAL_ADDRESS", "NURTURE_TEMPORAL_ADDRESS"))
     temporal_namespace: str = Field(default="default", validation_alias=AliasChoices(

@@ -44,6 +44,22 @@ def follow_up_until(escalated_at: datetime, hours: BusinessHours,
     return hours.add(escalated_at, _working_day(hours) * tiers.follow_up_days)
 
 
+def reroute_at(tier: int, breached_at: datetime, hours: BusinessHours,
+               tiers: SlaTiers | None = None) -> datetime:
+    """When a breached task moves to the next owner if still nobody acted: the tier's own
+    window again (30 working minutes, two working hours, or one business day)."""
+    tiers = tiers or SlaTiers()
+    grace = {1: tiers.tier_1, 2: tiers.same_day_floor}.get(tier, _working_day(hours))
+    return hours.add(breached_at, grace)
+
+
+def owner_hours(hours: BusinessHours, timezone: str | None) -> BusinessHours:
+    """The business hours counted in the owner's time zone (the policy's when unknown)."""
+    if not timezone or timezone == hours.timezone:
+        return hours
+    return BusinessHours.model_validate({**hours.model_dump(), "timezone": timezone})
+
+
 def _working_day(hours: BusinessHours) -> timedelta:
     opens = timedelta(hours=hours.opens.hour, minutes=hours.opens.minute)
     closes = timedelta(hours=hours.closes.hour, minutes=hours.closes.minute)

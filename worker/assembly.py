@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from engine.mail import MailTransport, SenderIdentity, SMTPTransport, TemplateRenderer
 from engine.runtime import LeadWorkflow, NurtureActivities
+from engine.runtime.notices import WORKFLOWS as NOTICE_WORKFLOWS
+from engine.runtime.notices import NoticeActivities
 from engine.runtime.sandbox import lead_workflow_runner
 from engine.settings import Settings
 from engine.store import Store
@@ -33,16 +39,36 @@ def smtp_from(settings: Settings) -> SMTPTransport:
         use_tls=settings.smtp_tls, start_tls=settings.smtp_starttls)
 
 
+@dataclass
+class WorkerActivities:
+    """Every activity a worker runs: the lead's (mail, store) and the sales notices."""
+
+    nurture: NurtureActivities
+    notices: NoticeActivities
+
+    def all(self) -> list[Callable[..., Any]]:
+        """The activity functions, for a Worker."""
+        return [*self.nurture.all(), *self.notices.all()]
+
+
 def build_activities(settings: Settings, store: Store, transport: MailTransport
-                     ) -> NurtureActivities:
-    """The activity object with its dependencies."""
-    return NurtureActivities(
-        store=store, renderer=TemplateRenderer(settings.templates_dir), transport=transport,
-        sender=sender_from(settings), base_url=settings.base_url,
-        secret=settings.secret.get_secret_value())
+                     ) -> WorkerActivities:
+    """The activity objects with their dependencies."""
+    renderer = TemplateRenderer(settings.templates_dir)
+    secret = settings.secret.get_secret_value()
+    webhook_secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret \
+        else secret
+    return WorkerActivities(
+        nurture=NurtureActivities(store=store, renderer=renderer, transport=transport,
+                                  sender=sender_from(settings), base_url=settings.base_url,
+                                  secret=secret),
+        notices=NoticeActivities(store=store, renderer=renderer, transport=transport,
+                                 sender=sender_from(settings), base_url=settings.base_url,
+                                 webhook_url=settings.webhook_url,
+                                 webhook_secret=webhook_secret))
 
 
-def build_worker(client: Client, activities: NurtureActivities, task_queue: str) -> Worker:
-    """A worker for lead workflows and their activities."""
-    return Worker(client, task_queue=task_queue, workflows=[LeadWorkflow],
+def build_worker(client: Client, activities: WorkerActivities, task_queue: str) -> Worker:
+    """A worker for lead workflows, sales webhooks and their activities."""
+    return Worker(client, task_queue=task_queue, workflows=[LeadWorkflow, *NOTICE_WORKFLOWS],
                   activities=activities.all(), workflow_runner=lead_workflow_runner())

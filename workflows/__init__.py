@@ -20,6 +20,7 @@ from workflows.education import EDUCATION
 from workflows.pages import PAGES
 from workflows.qualification import PRICING_VISITOR, SYNDICATION, WEBINAR, WELCOME
 from workflows.reengagement import RE_ENGAGEMENT, REACTIVATION
+from workflows.sales import SALES, SALES_TRACKS
 from workflows.scoring import SCORING
 from workflows.signals import ENGAGEMENT
 from workflows.triggers import TRIGGERS
@@ -39,7 +40,7 @@ PLAYBOOK = playbook(
     "b2b-nurture",
     tracks=[WELCOME, WEBINAR, PRICING_VISITOR, SYNDICATION, EDUCATION, ACCELERATION,
             OBJECTION_STUCK, TIMING_STUCK, ALMOST_PRICING, ALMOST_WEBINAR, ALMOST_CASE_STUDIES,
-            RE_ENGAGEMENT, REACTIVATION],
+            RE_ENGAGEMENT, REACTIVATION, *SALES_TRACKS],
     entry=[
         route(attribute("source").is_("webinar"), "webinar_follow_up"),
         route(attribute("source").one_of(["pricing_page", "pricing"]), "pricing_visitor"),
@@ -54,6 +55,7 @@ PLAYBOOK = playbook(
     scoring=SCORING,
     cadence=Cadence(max_emails=2, per=days(7), window_start_hour=8, window_end_hour=19),
     pages=PAGES,
+    sales=SALES,
     templates=template_names() if (TEMPLATES_DIR / "email").is_dir() else None,
 )
 

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from engine.dsl import conditions as c
 from engine.dsl.pages import PageRule
+from engine.dsl.sales import SalesPolicy
 from engine.dsl.spec import (
     BranchStep,
     Cadence,
@@ -38,7 +39,6 @@ from engine.dsl.spec import (
     SendAction,
     SendStep,
     SilenceRule,
-    SlaPolicy,
     Step,
     SuppressAction,
     SuppressStep,
@@ -275,7 +275,7 @@ def route(when: c.Condition, track: str) -> EntryRule:
 def playbook(name: str, *, tracks: Sequence[TrackSpec], default_track: str,
              entry: Sequence[EntryRule] = (), triggers: Sequence[Trigger] = (),
              silence: SilenceRule | None = None, scoring: ScoringModel | None = None,
-             cadence: Cadence | None = None, sla: SlaPolicy | None = None,
+             cadence: Cadence | None = None, sales: SalesPolicy | None = None,
              templates: Iterable[str] | None = None,
              pages: Sequence[PageRule] = ()) -> PlaybookSpec:
     """Build and validate a whole playbook; pass `templates` to check every template name."""
@@ -287,7 +287,7 @@ def playbook(name: str, *, tracks: Sequence[TrackSpec], default_track: str,
     built = PlaybookSpec(
         name=name, tracks=by_name, entry=list(entry), default_track=default_track,
         triggers=list(triggers), silence=silence, scoring=scoring or ScoringModel(),
-        cadence=cadence or Cadence(), sla=sla or SlaPolicy(), pages=list(pages),
+        cadence=cadence or Cadence(), sales=sales or SalesPolicy(), pages=list(pages),
     )
     validate_playbook(built, templates)
     return built

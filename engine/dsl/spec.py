@@ -11,10 +11,11 @@ import json
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.dsl.conditions import Condition
 from engine.dsl.pages import PageRule
+from engine.dsl.sales import SalesPolicy
 from engine.scoring import ScoringModel
 
 
@@ -234,18 +235,6 @@ class Cadence(_Spec):
     default_timezone: str = "UTC"
 
 
-class SlaPolicy(_Spec):
-    """How soon sales must act on each tier."""
-
-    tier_1: timedelta = timedelta(minutes=30)
-    tier_2: timedelta = timedelta(hours=8)
-    tier_3: timedelta = timedelta(days=3)
-
-    def due_in(self, tier: int) -> timedelta:
-        """Time allowed for a tier."""
-        return {1: self.tier_1, 2: self.tier_2}.get(tier, self.tier_3)
-
-
 class PlaybookSpec(_Spec):
     """Everything a lead's workflow needs to run: tracks, entry, triggers, scoring, cadence."""
 
@@ -257,8 +246,17 @@ class PlaybookSpec(_Spec):
     silence: SilenceRule | None = None
     scoring: ScoringModel = ScoringModel()
     cadence: Cadence = Cadence()
-    sla: SlaPolicy = SlaPolicy()
+    sales: SalesPolicy = SalesPolicy()
     pages: list[PageRule] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_legacy_sla(cls, data: Any) -> Any:
+        """Specs carried by leads enrolled before `sales` existed had fixed-hour SLAs
+        (`sla`); they now run under the business-hours policy."""
+        if isinstance(data, dict) and "sla" in data:
+            data = {k: v for k, v in data.items() if k != "sla"}
+        return data
 
     @property
     def version(self) -> str:

@@ -166,6 +166,14 @@ def validate_playbook(spec: PlaybookSpec, templates: Iterable[str] | None = None
         need_track("(playbook)", rule.track, "entry rule")
     if spec.silence is not None:
         need_track("(playbook)", spec.silence.track, "silence rule")
+    sales = spec.sales
+    for label, plan in [*((f"on_reject {r.value}", p) for r, p in sales.on_reject.items()),
+                        ("on_recycle", sales.on_recycle)]:
+        if plan is not None and plan.action != "suppress":
+            if plan.track is None:
+                raise TrackError("(playbook)", f"sales {label} names no track",
+                                 fix="give move_on_reject/reactivate_on a track name")
+            need_track("(playbook)", plan.track, f"sales {label}")
     if spec.cadence.window_start_hour >= spec.cadence.window_end_hour:
         raise TrackError("(playbook)", "send window starts after it ends",
                          fix="window_start_hour must be below window_end_hour")

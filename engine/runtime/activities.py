@@ -23,16 +23,24 @@ from engine.mail import (
     sign_token,
     track_links,
 )
+from engine.routing import reroute, route
 from engine.runtime.models import (
+    CloseTaskInput,
     Done,
+    OpenedTask,
+    OpenTaskInput,
     PositionInput,
     RegisterLeadInput,
     RegisterLeadResult,
+    RerouteInput,
     SalesTaskInput,
     SendEmailInput,
     SendEmailResult,
     SuppressInput,
+    TaskEventInput,
+    TaskOwner,
 )
+from engine.sla import due_at, follow_up_until, owner_hours
 from engine.store import Store
 
 T = TypeVar("T")
@@ -149,6 +157,135 @@ class NurtureActivities:
             due_at=input.due_at))
         return Done(changed=created)
 
+    @activity.defn(name="open_sales_task")
+    async def open_sales_task(self, input: OpenTaskInput) -> OpenedTask:
+        """Route the escalation, set its SLA clocks, and write the task once.
+
+        A retry finds the task already written and answers with what was stored, so the
+        owner never changes between attempts.
+        """
+        policy, lead = input.policy, input.lead
+
+        def owner_of(rep_id: str | None, rule: str) -> TaskOwner | None:
+            if rep_id is None or policy.routing is None:
+                return None
+            known = {rep.id: rep for rep in policy.routing.reps}
+            rep = known.get(rep_id)
+            if rep is None:
+                return TaskOwner(rep_id=rep_id, name=rep_id, email="", rule=rule)
+            return TaskOwner(rep_id=rep.id, name=rep.name, email=rep.email,
+                             timezone=rep.timezone or policy.hours.timezone, rule=rule)
+
+        def stored() -> OpenedTask | None:
+            row = self.store.sales_task(input.task_id)
+            if row is None or row.due_at is None:
+                return None
+            return OpenedTask(owner=owner_of(row.owner, row.route_rule), due_at=row.due_at,
+                              follow_up_until=row.follow_up_until or row.due_at,
+                              handoff=input.handoff.model_validate(row.handoff),
+                              created=False)
+
+        def work() -> OpenedTask:
+            existing = stored()
+            if existing is not None:
+                return existing
+            owner = None
+            if policy.routing is not None:
+                assignment = route(lead, policy.routing, self.store.open_task_counts(),
+                                   self.store.next_turn())
+                owner = owner_of(assignment.rep_id, assignment.rule)
+            hours = owner_hours(policy.hours, owner.timezone if owner else None)
+            due = due_at(input.tier, input.now, hours, policy.tiers)
+            until = follow_up_until(input.now, hours, policy.tiers)
+            handoff = input.handoff.model_copy(update={
+                "owner": owner.name if owner else "", "due_at": due,
+                "related_contacts": self._related(lead)})
+            created = self.store.create_sales_task(
+                id=input.task_id, lead_id=lead.id, kind="escalation", tier=input.tier,
+                reason=handoff.qualification_reason, opener=handoff.suggested_opener,
+                handoff=handoff.model_dump(mode="json"), now=input.now, due_at=due,
+                owner=owner.rep_id if owner else None, owner_name=owner.name if owner else None,
+                route_rule=owner.rule if owner else "", follow_up_until=until)
+            if not created:  # another attempt got there first: its answer stands
+                return stored() or OpenedTask(owner=owner, due_at=due, follow_up_until=until,
+                                              handoff=handoff, created=False)
+            return OpenedTask(owner=owner, due_at=due, follow_up_until=until, handoff=handoff)
+
+        return await self._db(work)
+
+    def _related(self, lead: Any) -> list[str]:
+        """Other people at the lead's account, as "Name (title)", newest engagement first."""
+        domain = (lead.company_domain or lead.email_domain).lower()
+        if domain in PERSONAL_DOMAINS:
+            return []
+        related: list[str] = []
+        for colleague in self.store.colleagues(lead.id, domain)[:10]:
+            other = self.store.get_lead(colleague)
+            if other is not None:
+                related.append(other.full_name + (f" ({other.title})" if other.title else ""))
+        return related
+
+    @activity.defn(name="reroute_task")
+    async def reroute_task(self, input: RerouteInput) -> OpenedTask:
+        """Give a breached task to the next owner: the current owner's manager, else the
+        least-loaded other rep. Only an open task moves; a retry does not move it twice."""
+        policy = input.policy
+
+        def work() -> OpenedTask:
+            row = self.store.sales_task(input.task_id)
+            if row is None:
+                raise NurtureError(f"sales task {input.task_id} does not exist")
+            if policy.routing is None or row.status != "open" or row.owner != input.current:
+                return self._as_opened(row, policy)
+            assignment = reroute(input.current or policy.routing.reps[0].id, policy.routing,
+                                 self.store.open_task_counts())
+            rep = policy.routing.rep(assignment.rep_id)
+            zone = rep.timezone or policy.hours.timezone
+            due = due_at(input.tier, input.now, owner_hours(policy.hours, zone), policy.tiers)
+            self.store.reassign_task(input.task_id, owner=rep.id, owner_name=rep.name,
+                                     rule=assignment.rule, due_at=due, at=input.now)
+            fresh = self.store.sales_task(input.task_id)
+            assert fresh is not None
+            return self._as_opened(fresh, policy)
+
+        return await self._db(work)
+
+    @staticmethod
+    def _as_opened(row: Any, policy: Any) -> OpenedTask:
+        owner = None
+        if row.owner and policy.routing is not None:
+            rep = next((r for r in policy.routing.reps if r.id == row.owner), None)
+            owner = TaskOwner(rep_id=row.owner, name=rep.name if rep else row.owner,
+                              email=rep.email if rep else "",
+                              timezone=(rep.timezone if rep else None) or policy.hours.timezone,
+                              rule=row.route_rule)
+        return OpenedTask(owner=owner, due_at=row.due_at,
+                          follow_up_until=row.follow_up_until or row.due_at, created=False)
+
+    @activity.defn(name="note_task")
+    async def note_task(self, input: TaskEventInput) -> Done:
+        """Record an SLA breach (or another moment) on the task's own timeline, once."""
+        def work() -> bool:
+            row = self.store.sales_task(input.task_id)
+            if row is None or any(e.get("kind") == input.kind and e.get("detail") == input.detail
+                                  for e in row.timeline):
+                return False  # a retry after the write landed
+            if input.kind == "sla_breached":
+                return self.store.breach_task(input.task_id, at=input.now, detail=input.detail)
+            return self.store.note_task(input.task_id, kind=input.kind, detail=input.detail,
+                                        at=input.now)
+
+        return Done(changed=await self._db(work))
+
+    @activity.defn(name="close_sales_task")
+    async def close_sales_task(self, input: CloseTaskInput) -> Done:
+        """Record sales' outcome on the task; a closed task is left as it is."""
+        changed = await self._db(lambda: self.store.close_task(
+            input.task_id, status=input.status, at=input.now, by=input.by,
+            reason=input.reason, note=input.note, next_step=input.next_step,
+            recycle_until=input.until, time_to_sql_seconds=input.time_to_sql_seconds))
+        return Done(changed=changed)
+
     @activity.defn(name="suppress")
     async def suppress(self, input: SuppressInput) -> Done:
         """Suppress the lead's address for good."""
@@ -166,4 +303,5 @@ class NurtureActivities:
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for a worker."""
         return [self.register_lead, self.send_email, self.create_sales_task, self.suppress,
-                self.record_position]
+                self.record_position, self.open_sales_task, self.reroute_task, self.note_task,
+                self.close_sales_task]

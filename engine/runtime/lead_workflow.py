@@ -7,15 +7,19 @@ each run's history small. It never reads a clock other than `workflow.now()`.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from engine.cadence import lead_zone, next_send_time
     from engine.dsl.conditions import evaluate, event_matches
+    from engine.dsl.sales import NextStep
     from engine.dsl.spec import (
         Action,
         BranchStep,
@@ -35,37 +39,48 @@ with workflow.unsafe.imports_passed_through():
         WaitStep,
     )
     from engine.events import EMAIL_BOUNCED, UNSUBSCRIBED, Event
-    from engine.handoff import build_handoff
+    from engine.feedback import RejectReason
+    from engine.handoff import HandoffPackage, build_handoff
     from engine.leads import NURTURE_PHASES, Phase
     from engine.runtime import reactions as r
     from engine.runtime.models import (
+        CloseTaskInput,
         Done,
         EventsSignal,
+        Feedback,
+        FeedbackResult,
         JournalEntry,
         JournalPage,
         JournalQuery,
         LeadSnapshot,
         LeadState,
         LeadWorkflowInput,
+        OpenedTask,
         OpenEscalation,
+        OpenTaskInput,
         PendingSend,
         Position,
         PositionInput,
         RegisterLeadInput,
         RegisterLeadResult,
+        RerouteInput,
         SalesTaskInput,
         SendEmailInput,
         SendEmailResult,
         SentEmail,
         SuppressInput,
+        TaskEventInput,
+        TaskNoticeInput,
     )
     from engine.scoring import is_mql, readiness
+    from engine.sla import owner_hours, reroute_at
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                     maximum_interval=timedelta(minutes=10))
 _TIMEOUT, _INTERRUPT, _ROLL_OVER = "timeout", "interrupt", "continue_as_new"
 _PRIORITY = {"suppress": 0, "escalate": 1, "move": 2}
+_STATUS = {"accept": "accepted", "reject": "rejected", "recycle": "recycled"}
 
 
 class _ContinueAsNew(Exception):
@@ -104,6 +119,8 @@ class LeadWorkflow:
         self._matched: EventBranch | None = None
         self._side: list[tuple[Action, Event]] = []
         self._rescore = False
+        self._decision: tuple[Feedback, NextStep | None, FeedbackResult] | None = None
+        self._notices: list[asyncio.Task[Any]] = []
 
     # --- handlers ------------------------------------------------------------------------
 
@@ -131,7 +148,8 @@ class LeadWorkflow:
             readiness=readiness(s.scores, s.playbook.scoring),
             mql=s.mql_at is not None, recent_events=s.events[-20:][::-1],
             event_count=s.event_count, emails=s.emails[-50:], escalation=s.escalation,
-            alerts=s.alerts[-20:], committee=s.committee,
+            alerts=s.alerts[-20:], committee=s.committee, sales_outcome=s.sales_outcome,
+            resting_until=s.resting_until,
             suppressed_reason=s.suppressed_reason, enrolled_at=s.enrolled_at, runs=s.runs,
         )
 
@@ -140,6 +158,87 @@ class LeadWorkflow:
         """Timeline entries after a sequence number."""
         entries = [e for e in self.s.journal if e.seq > query.after_seq]
         return JournalPage(enrolled_at=self.s.enrolled_at, entries=entries)
+
+    @workflow.update
+    async def feedback(self, answer: Feedback) -> FeedbackResult:
+        """Sales' answer on the open task: accept, reject with a reason, or recycle.
+
+        The answer is checked first (the validator); a refused one changes nothing. The
+        task is closed in the store before the caller hears back; the lead's next step
+        (SQL, suppression, another track, or a rest until a date) follows at once.
+        """
+        self._check_answer(answer)
+        s, now = self.s, workflow.now()
+        escalation = s.escalation
+        assert escalation is not None
+        escalation.stage = "closing"
+        plan = self._plan(answer)
+        status = _STATUS[answer.action]
+        to_sql = (now - s.enrolled_at).total_seconds() if answer.action == "accept" else None
+        next_step = "sales qualified lead: marketing nurture ends" if plan is None \
+            else plan.describe()
+        await _call("close_sales_task", CloseTaskInput(
+            task_id=answer.task_id, status=status,
+            reason=answer.reason.value if answer.reason else None, note=answer.note,
+            by=answer.by, until=answer.until, next_step=next_step,
+            time_to_sql_seconds=to_sql, now=now))
+        result = FeedbackResult(task_id=answer.task_id, status=status, next_step=next_step,
+                                phase=self._phase_after(plan, answer.until), at=now,
+                                time_to_sql_seconds=to_sql)
+        s.sales_outcome = result
+        self._decision = (answer, plan, result)
+        return result
+
+    @feedback.validator
+    def _validate_feedback(self, answer: Feedback) -> None:
+        self._check_answer(answer)
+
+    def _check_answer(self, answer: Feedback) -> None:
+        escalation, outcome = self.s.escalation, self.s.sales_outcome
+        if escalation is None or escalation.task_id != answer.task_id:
+            if outcome is not None and outcome.task_id == answer.task_id:
+                raise ApplicationError(
+                    f"task {answer.task_id} was already {outcome.status} at "
+                    f"{outcome.at.isoformat(timespec='minutes')}; nothing changed",
+                    type="FeedbackRefused", non_retryable=True)
+            raise ApplicationError(f"task {answer.task_id} is not open for this lead",
+                                   type="FeedbackRefused", non_retryable=True)
+        if escalation.stage == "closing" or self._decision is not None:
+            raise ApplicationError(f"task {answer.task_id} already has an outcome",
+                                   type="FeedbackRefused", non_retryable=True)
+        if answer.action == "reject" and answer.reason is None:
+            allowed = ", ".join(r.value for r in RejectReason)
+            raise ApplicationError(f"a reject needs a reason: one of {allowed}",
+                                   type="FeedbackRefused", non_retryable=True)
+        plan = self._plan(answer)
+        if plan is not None and plan.needs_date and answer.until is None:
+            raise ApplicationError(
+                f"{answer.reason.label if answer.reason else 'recycle'} needs the date to "
+                "reactivate the lead on (until)", type="FeedbackRefused", non_retryable=True)
+        if answer.until is not None and answer.until <= workflow.now().date():
+            raise ApplicationError(f"until ({answer.until}) must be a future date",
+                                   type="FeedbackRefused", non_retryable=True)
+
+    def _plan(self, answer: Feedback) -> NextStep | None:
+        """The playbook's next step for an answer; None for accept (the lead is an SQL)."""
+        sales = self.s.playbook.sales
+        if answer.action == "accept":
+            return None
+        if answer.action == "recycle":
+            return sales.on_recycle or NextStep(action="reactivate",
+                                                track=self.s.playbook.default_track)
+        assert answer.reason is not None
+        return sales.after_reject(answer.reason) or NextStep(
+            action="move", track=self.s.playbook.default_track)
+
+    def _phase_after(self, plan: NextStep | None, until: date | None) -> str:
+        if plan is None:
+            return Phase.SQL
+        if plan.action == "suppress":
+            return Phase.SUPPRESSED
+        if plan.action == "reactivate" and until is not None:
+            return Phase.RECYCLED
+        return self.s.playbook.track(plan.track or self.s.playbook.default_track).phase
 
     # --- main loop -----------------------------------------------------------------------
 
@@ -155,6 +254,15 @@ class LeadWorkflow:
                     action, self._interrupt = self._interrupt, None
                     await self._perform(action)
                     continue
+                if self._decision is not None:
+                    await self._follow_decision()
+                    continue
+                if self.s.phase == Phase.SALES and self.s.escalation is not None:
+                    await self._sales_wait()
+                    continue
+                if self.s.phase == Phase.RECYCLED and self.s.resting_until is not None:
+                    await self._rest()
+                    continue
                 step = self._current_step()
                 if step is not None:
                     await self._run_step(step)
@@ -163,6 +271,8 @@ class LeadWorkflow:
         except _ContinueAsNew:
             pass
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._notices:
+            await asyncio.gather(*self._notices)
         self.s.inbox = self._inbox
         self.s.runs += 1
         workflow.continue_as_new(LeadWorkflowInput(
@@ -241,6 +351,8 @@ class LeadWorkflow:
         for trigger in r.triggers_for(s, event, now):
             s.fired[trigger.name] = now
             for action in trigger.actions:
+                if s.phase == Phase.RECYCLED and action.kind != "escalate":
+                    continue  # a resting lead gets no email; a hand-raise still reaches sales
                 if action.kind in _PRIORITY:
                     self._want(action)
                 else:
@@ -293,7 +405,7 @@ class LeadWorkflow:
             await self._flush_outbox()
             if self._interrupt is not None:
                 return _INTERRUPT
-            if self._matched is not None:
+            if self._matched is not None or self._decision is not None:
                 return _INTERRUPT
             now = workflow.now()
             silence = r.silence_deadline(self.s)
@@ -311,7 +423,8 @@ class LeadWorkflow:
             wake = min(wakes) if wakes else None
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._inbox) or self._rescore or self._needs_roll_over(),
+                    lambda: bool(self._inbox) or self._rescore or self._needs_roll_over()
+                    or self._decision is not None,
                     timeout=max(wake - now, timedelta(seconds=1)) if wake else None)
             except TimeoutError:
                 pass
@@ -427,7 +540,7 @@ class LeadWorkflow:
 
     async def _escalate(self, tier_hint: int | None, reason: str) -> None:
         s, now = self.s, workflow.now()
-        if s.phase == Phase.SUPPRESSED:
+        if s.phase in (Phase.SUPPRESSED, Phase.SQL):
             return
         if s.escalation is not None:  # already with sales: stop nurture, do not double-task
             s.position = None
@@ -436,22 +549,193 @@ class LeadWorkflow:
         tier = min((t for t in (tier_hint, earned) if t), default=3)
         if s.scores.flags:
             tier = 3  # a student, competitor or job seeker is qualified further, never rushed
+        sales = s.playbook.sales
         package = build_handoff(s.lead, s.events, s.scores, tier=tier, reason=reason, now=now)
+        no_answer = sales.after_reject(RejectReason.NO_RESPONSE)
+        package = package.model_copy(update={"recycle_path": (
+            f"no outcome within {sales.tiers.follow_up_days} business days: recycled with "
+            f"reason 'no response', then {no_answer.describe() if no_answer else 'nurture'}")})
         s.seq += 1
         task_id = f"{s.lead.id}:escalation:{s.seq}"
-        due = now + s.playbook.sla.due_in(tier)
-        await _call("create_sales_task", SalesTaskInput(
-            task_id=task_id, lead=s.lead, kind="escalation", tier=tier,
-            reason=package.qualification_reason, handoff=package, now=now, due_at=due))
-        s.escalation = OpenEscalation(task_id=task_id, tier=tier,
-                                      reason=package.qualification_reason,
-                                      opener=package.suggested_opener, at=now, due_at=due)
+        opened: OpenedTask = await _call("open_sales_task", OpenTaskInput(
+            task_id=task_id, lead=s.lead, tier=tier, handoff=package, policy=sales, now=now),
+            OpenedTask)
+        package = opened.handoff or package
+        s.escalation = OpenEscalation(
+            task_id=task_id, tier=tier, reason=package.qualification_reason,
+            opener=package.suggested_opener, at=now, due_at=opened.due_at,
+            owner=opened.owner, follow_up_until=opened.follow_up_until)
+        s.sales_outcome = None
         self._note("escalation", tier=tier, reason=package.qualification_reason,
-                   opener=package.suggested_opener)
-        s.position, s.outbox = None, []
+                   opener=package.suggested_opener, due_at=opened.due_at.isoformat(),
+                   owner=opened.owner.rep_id if opened.owner else None,
+                   rule=opened.owner.rule if opened.owner else None)
+        s.position, s.outbox, s.resting_until = None, [], None
         self._set_phase(Phase.SALES, reason)
         await self._record_position()
-        raise _ContinueAsNew()
+        self._notify("assigned", package)
+
+    # --- sales ---------------------------------------------------------------------------
+
+    def _notify(self, kind: str, package: HandoffPackage | None = None) -> None:
+        """Tell the owner, without holding up the SLA clock if mail is slow or down."""
+        escalation = self.s.escalation
+        if escalation is None or escalation.owner is None:
+            return
+        escalation.notices += 1
+        handoff = (package or self._package).model_copy(update={
+            "owner": escalation.owner.name, "due_at": escalation.due_at})
+        notice = TaskNoticeInput(
+            task_id=escalation.task_id, lead=self.s.lead, kind=kind,  # type: ignore[arg-type]
+            owner=escalation.owner, tier=escalation.tier, due_at=escalation.due_at,
+            handoff=handoff, notice=escalation.notices, now=workflow.now())
+        self._notices = [t for t in self._notices if not t.done()]
+        self._notices.append(asyncio.ensure_future(_call("notify_owner", notice)))
+
+    @property
+    def _package(self) -> HandoffPackage:
+        s, escalation = self.s, self.s.escalation
+        assert escalation is not None
+        return build_handoff(s.lead, s.events, s.scores, tier=escalation.tier,
+                             reason=escalation.reason, now=workflow.now())
+
+    async def _sales_wait(self) -> None:
+        """Wait for sales' answer under the SLA: breach → re-notify, then re-route, and
+        recycle with reason 'no response' when the follow-up window closes."""
+        escalation = self.s.escalation
+        assert escalation is not None
+        if escalation.stage == "closing":
+            await workflow.wait_condition(lambda: self._decision is not None)
+            return
+        clock = escalation.due_at if escalation.stage == "due" else escalation.reroute_at
+        deadline = min((t for t in (clock, escalation.follow_up_until) if t is not None),
+                       default=None)
+        outcome = await self._sleep(deadline)
+        if outcome == _ROLL_OVER:
+            raise _ContinueAsNew()
+        if outcome != _TIMEOUT or self.s.escalation is not escalation:
+            return
+        now = workflow.now()
+        if escalation.follow_up_until is not None and now >= escalation.follow_up_until:
+            await self._no_response()
+        elif escalation.stage == "due":
+            await self._breach()
+        elif escalation.reroute_at is not None and now >= escalation.reroute_at:
+            await self._reroute()
+
+    def _owner_hours(self) -> Any:
+        escalation = self.s.escalation
+        assert escalation is not None
+        zone = escalation.owner.timezone if escalation.owner else None
+        return owner_hours(self.s.playbook.sales.hours, zone)
+
+    async def _breach(self) -> None:
+        s, now = self.s, workflow.now()
+        escalation = s.escalation
+        assert escalation is not None
+        sales = s.playbook.sales
+        escalation.stage = "breached"
+        can_move = sales.routing is not None and escalation.reroutes < sales.max_reroutes
+        escalation.reroute_at = reroute_at(escalation.tier, now, self._owner_hours(),
+                                           sales.tiers) if can_move else None
+        who = escalation.owner.name if escalation.owner else "sales"
+        then = (f"; re-routed at {escalation.reroute_at.isoformat(timespec='minutes')} "
+                "if still untouched") if escalation.reroute_at else ""
+        detail = (f"no outcome by {escalation.due_at.isoformat(timespec='minutes')}; "
+                  f"{who} re-notified{then}")
+        self._note("sla_breached", task=escalation.task_id, detail=detail)
+        await _call("note_task", TaskEventInput(task_id=escalation.task_id,
+                                                kind="sla_breached", detail=detail, now=now))
+        self._notify("breached")
+
+    async def _reroute(self) -> None:
+        s, now = self.s, workflow.now()
+        escalation = s.escalation
+        assert escalation is not None
+        moved: OpenedTask = await _call("reroute_task", RerouteInput(
+            task_id=escalation.task_id, tier=escalation.tier,
+            current=escalation.owner.rep_id if escalation.owner else None,
+            policy=s.playbook.sales, now=now), OpenedTask)
+        if s.escalation is not escalation or escalation.stage == "closing":
+            return  # an answer arrived while the task was moving
+        before = escalation.owner.rep_id if escalation.owner else None
+        escalation.owner, escalation.due_at = moved.owner, moved.due_at
+        escalation.stage, escalation.reroute_at = "due", None
+        escalation.reroutes += 1
+        self._note("rerouted", task=escalation.task_id, **{"from": before},
+                   to=moved.owner.rep_id if moved.owner else None,
+                   rule=moved.owner.rule if moved.owner else None,
+                   due_at=moved.due_at.isoformat())
+        self._notify("rerouted")
+
+    async def _no_response(self) -> None:
+        escalation = self.s.escalation
+        assert escalation is not None
+        answer = Feedback(task_id=escalation.task_id, action="reject",
+                          reason=RejectReason.NO_RESPONSE, by="system",
+                          note=f"no outcome within {self.s.playbook.sales.tiers.follow_up_days}"
+                               " business days")
+        plan = self._plan(answer)
+        now = workflow.now()
+        escalation.stage = "closing"
+        next_step = plan.describe() if plan else "nurture"
+        await _call("close_sales_task", CloseTaskInput(
+            task_id=escalation.task_id, status="recycled", reason=RejectReason.NO_RESPONSE.value,
+            note=answer.note, by="system", next_step=next_step, now=now))
+        result = FeedbackResult(task_id=escalation.task_id, status="recycled",
+                                next_step=next_step, phase=self._phase_after(plan, None),
+                                at=now)
+        self.s.sales_outcome = result
+        self._decision = (answer, plan, result)
+
+    async def _follow_decision(self) -> None:
+        """Carry out sales' answer: SQL, suppression, another track, or a rest."""
+        assert self._decision is not None
+        answer, plan, result = self._decision
+        self._decision = None
+        s = self.s
+        task = s.escalation.task_id if s.escalation else answer.task_id
+        self._note("sales_outcome", task=task, status=result.status,
+                   reason=answer.reason.value if answer.reason else None, note=answer.note,
+                   by=answer.by, next_step=result.next_step,
+                   until=answer.until.isoformat() if answer.until else None)
+        s.escalation = None
+        label = answer.reason.label if answer.reason else result.status
+        if plan is None:
+            s.sql_at = result.at
+            self._set_phase(Phase.SQL, f"accepted by {answer.by or 'sales'}")
+            s.position, s.outbox = None, []
+            await self._record_position()
+        elif plan.action == "suppress":
+            await self._suppress(f"rejected by sales: {label}")
+        elif plan.action == "reactivate" and answer.until is not None:
+            s.position, s.outbox = None, []
+            s.resting_until = self._morning_of(answer.until)
+            s.resume_track = plan.track
+            self._set_phase(Phase.RECYCLED, f"{label}: rest until {answer.until.isoformat()}")
+            await self._record_position()
+        else:
+            await self._move(plan.track or s.playbook.default_track, f"sales: {label}")
+
+    def _morning_of(self, day: date) -> datetime:
+        """The start of the send window on `day`, in the lead's time zone."""
+        cadence = self.s.playbook.cadence
+        zone: ZoneInfo = lead_zone(self.s.lead.timezone, cadence)
+        local = datetime.combine(day, time(cadence.window_start_hour), zone)
+        return local.astimezone(UTC)
+
+    async def _rest(self) -> None:
+        """A recycled lead rests until its date, then its reactivation track starts."""
+        s = self.s
+        assert s.resting_until is not None
+        outcome = await self._sleep(s.resting_until)
+        if outcome == _ROLL_OVER:
+            raise _ContinueAsNew()
+        if outcome != _TIMEOUT or s.phase != Phase.RECYCLED:
+            return
+        track = s.resume_track or s.playbook.default_track
+        s.resting_until, s.resume_track = None, None
+        await self._move(track, "the date sales gave has come")
 
     async def _suppress(self, reason: str) -> None:
         s = self.s

@@ -6,13 +6,15 @@ No default here reads a clock: workflows pass `workflow.now()` explicitly.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from engine.dsl.sales import SalesPolicy
 from engine.dsl.spec import PlaybookSpec
 from engine.events import Event
+from engine.feedback import RejectReason
 from engine.handoff import HandoffPackage
 from engine.leads import LeadProfile
 from engine.scoring import Scores
@@ -50,8 +52,23 @@ class PendingSend(BaseModel):
     not_before: datetime
 
 
+class TaskOwner(BaseModel):
+    """The rep a sales task is assigned to, and the routing rule that chose them."""
+
+    rep_id: str
+    name: str
+    email: str
+    timezone: str = "UTC"
+    rule: str = ""
+
+
 class OpenEscalation(BaseModel):
-    """The sales task a lead is waiting on."""
+    """The sales task a lead is waiting on, and where its SLA clock stands.
+
+    `stage` is `due` while the owner is inside the SLA, `breached` after the owner was
+    re-notified (the task is re-routed at `reroute_at`), and `closing` once an outcome
+    arrived.
+    """
 
     task_id: str
     tier: int
@@ -59,6 +76,39 @@ class OpenEscalation(BaseModel):
     opener: str
     at: datetime
     due_at: datetime
+    owner: TaskOwner | None = None
+    follow_up_until: datetime | None = None
+    stage: str = "due"
+    reroute_at: datetime | None = None
+    reroutes: int = 0
+    notices: int = 0
+
+
+class Feedback(BaseModel):
+    """Sales' answer on an escalated lead (the `feedback` update's argument).
+
+    `until` is the date a `timing_not_active` reject or a recycle rests the lead until.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str = Field(min_length=1, max_length=300)
+    action: Literal["accept", "reject", "recycle"]
+    reason: RejectReason | None = None
+    note: str = Field(default="", max_length=4000)
+    until: date | None = None
+    by: str = Field(default="", max_length=200)
+
+
+class FeedbackResult(BaseModel):
+    """What the answer did: the task's new status, the lead's next step and phase."""
+
+    task_id: str
+    status: str
+    next_step: str
+    phase: str
+    at: datetime
+    time_to_sql_seconds: float | None = None
 
 
 class JournalEntry(BaseModel):
@@ -92,6 +142,10 @@ class LeadState(BaseModel):
     committee: list[str] = Field(default_factory=list)
     suppressed_reason: str | None = None
     mql_at: datetime | None = None
+    sql_at: datetime | None = None
+    resting_until: datetime | None = None
+    resume_track: str | None = None
+    sales_outcome: FeedbackResult | None = None
     journal: list[JournalEntry] = Field(default_factory=list)
     inbox: list[Event] = Field(default_factory=list)
     runs: int = 1
@@ -146,6 +200,8 @@ class LeadSnapshot(BaseModel):
     event_count: int
     emails: list[SentEmail]
     escalation: OpenEscalation | None
+    sales_outcome: FeedbackResult | None = None
+    resting_until: datetime | None = None
     alerts: list[str]
     committee: list[str]
     suppressed_reason: str | None
@@ -203,6 +259,78 @@ class SalesTaskInput(BaseModel):
     handoff: HandoffPackage | None = None
     now: datetime
     due_at: datetime | None = None
+
+
+class OpenTaskInput(BaseModel):
+    """Route an escalation, work out its SLA, and write the task once (the id dedupes)."""
+
+    task_id: str
+    lead: LeadProfile
+    tier: int
+    handoff: HandoffPackage
+    policy: SalesPolicy
+    now: datetime
+
+
+class OpenedTask(BaseModel):
+    """The task as written: its owner (None without routing rules) and its clocks."""
+
+    owner: TaskOwner | None = None
+    due_at: datetime
+    follow_up_until: datetime
+    handoff: HandoffPackage | None = None
+    created: bool = True
+
+
+class RerouteInput(BaseModel):
+    """Move a breached task to the next owner the routing rules name."""
+
+    task_id: str
+    tier: int
+    current: str | None
+    policy: SalesPolicy
+    now: datetime
+
+
+class TaskNoticeInput(BaseModel):
+    """Tell a rep about a task: newly `assigned`, SLA `breached`, or `rerouted` to them.
+
+    `notice` numbers the notices of one task, so each is sent once however often the
+    activity is retried.
+    """
+
+    task_id: str
+    lead: LeadProfile
+    kind: Literal["assigned", "breached", "rerouted"]
+    owner: TaskOwner
+    tier: int
+    due_at: datetime
+    handoff: HandoffPackage
+    notice: int
+    now: datetime
+
+
+class TaskEventInput(BaseModel):
+    """Record a moment on the task's own timeline (an SLA breach, say)."""
+
+    task_id: str
+    kind: str
+    detail: str
+    now: datetime
+
+
+class CloseTaskInput(BaseModel):
+    """Record sales' outcome on the task; only an open task changes."""
+
+    task_id: str
+    status: Literal["accepted", "rejected", "recycled"]
+    reason: str | None = None
+    note: str = ""
+    by: str = ""
+    until: date | None = None
+    next_step: str = ""
+    time_to_sql_seconds: float | None = None
+    now: datetime
 
 
 class SuppressInput(BaseModel):

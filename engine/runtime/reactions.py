@@ -19,7 +19,7 @@ MAX_EVENTS = 500
 MAX_SEEN_IDS = 5_000
 MAX_EMAILS = 200
 MAX_JOURNAL = 2_000
-QUIET_PHASES = frozenset({Phase.SUPPRESSED, Phase.SALES})
+QUIET_PHASES = frozenset({Phase.SUPPRESSED, Phase.SALES, Phase.SQL})
 
 
 def current_track(state: LeadState) -> TrackSpec | None:

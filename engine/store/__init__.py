@@ -1,4 +1,5 @@
-"""The storage room: leads, inbound events, email sends, sales tasks and suppressions.
+"""The storage room: leads, inbound events, email sends, sales tasks, inbox tokens and
+suppressions.
 
 SQLite file by default (`sqlite:///nurture.db`), PostgreSQL by URL
 (`postgresql+psycopg://user@host/db`). Every datetime read back is aware UTC.
@@ -12,6 +13,7 @@ from engine.store.access import RecordNotFoundError
 from engine.store.connect import EXPECTED_FORMS, mask_password, parse_database_url
 from engine.store.database import Store
 from engine.store.inbound import Inbound, LeadDelivery
+from engine.store.sales import SalesTaskView
 from engine.store.sends import OUTCOME_UNKNOWN, SendClaim
 from engine.store.tables import (
     EmailSendRow,
@@ -22,8 +24,10 @@ from engine.store.tables import (
     LeadRow,
     SalesTaskKind,
     SalesTaskRow,
+    SalesTokenRow,
     SendStatus,
     SuppressionRow,
+    TaskStatus,
 )
 from engine.store.timestamps import UTCDateTime, as_utc
 
@@ -41,10 +45,13 @@ __all__ = [
     "RecordNotFoundError",
     "SalesTaskKind",
     "SalesTaskRow",
+    "SalesTaskView",
+    "SalesTokenRow",
     "SendClaim",
     "SendStatus",
     "Store",
     "SuppressionRow",
+    "TaskStatus",
     "UTCDateTime",
     "as_utc",
     "mask_password",

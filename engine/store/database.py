@@ -6,7 +6,6 @@ Methods are blocking; async callers (activities, the HTTP edge) run them in a th
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import func
@@ -16,14 +15,15 @@ from engine.events import Event
 from engine.leads import LeadProfile
 from engine.store.access import RecordNotFoundError
 from engine.store.inbound import InboundLedger
+from engine.store.sales import SalesLedger
 from engine.store.sends import EmailSendLedger
-from engine.store.tables import EventRow, LeadRow, SalesTaskKind, SalesTaskRow, SuppressionRow
+from engine.store.tables import EventRow, LeadRow, SuppressionRow
 from engine.store.timestamps import as_utc
 
 _PROFILE_FIELDS = frozenset(LeadProfile.model_fields)
 
 
-class Store(EmailSendLedger, InboundLedger):
+class Store(EmailSendLedger, InboundLedger, SalesLedger):
     """Leads, inbound events, email sends, sales tasks and suppressions in one database.
 
     `Store("sqlite:///nurture.db")` for one machine, `Store("postgresql+psycopg://…")` to
@@ -141,45 +141,6 @@ class Store(EmailSendLedger, InboundLedger):
         with Session(self.engine) as session:
             row = session.get(SuppressionRow, _address_key(email))
             return None if row is None else row.reason
-
-    # sales tasks
-
-    def create_sales_task(
-        self,
-        *,
-        id: str,
-        lead_id: str,
-        kind: str,
-        tier: int,
-        reason: str,
-        opener: str,
-        handoff: dict[str, Any],
-        now: datetime,
-        due_at: datetime | None,
-    ) -> bool:
-        """Open a task for sales once; False if a task with this id already exists."""
-        row = SalesTaskRow(
-            id=id,
-            lead_id=lead_id,
-            kind=SalesTaskKind(kind).value,
-            tier=tier,
-            reason=reason,
-            opener=opener,
-            handoff=to_jsonable_python(handoff),
-            created_at=as_utc(now, name="now"),
-            due_at=None if due_at is None else as_utc(due_at, name="due_at"),
-        )
-        return self._insert_once(row)
-
-    def sales_tasks(self, lead_id: str | None = None) -> list[SalesTaskRow]:
-        """Sales tasks, for one lead or all, in the order they were created."""
-        statement = select(SalesTaskRow).order_by(
-            col(SalesTaskRow.created_at), col(SalesTaskRow.id)
-        )
-        if lead_id is not None:
-            statement = statement.where(col(SalesTaskRow.lead_id) == lead_id)
-        with Session(self.engine) as session:
-            return list(session.exec(statement))
 
 
 def _address_key(email: str) -> str:

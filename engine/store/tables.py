@@ -5,7 +5,7 @@ Every time column is a `UTCDateTime`, so rows read back carry aware UTC datetime
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -31,6 +31,15 @@ class SalesTaskKind(StrEnum):
 
     ESCALATION = "escalation"
     ALERT = "alert"
+
+
+class TaskStatus(StrEnum):
+    """Where a sales task stands: open until sales answers, then how they answered."""
+
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    RECYCLED = "recycled"
 
 
 class LeadRow(SQLModel, table=True):
@@ -104,20 +113,65 @@ class EmailClickRow(SQLModel, table=True):
 
 
 class SalesTaskRow(SQLModel, table=True):
-    """Work handed to sales: an escalation with its handoff package, or an alert."""
+    """Work handed to sales: an escalation with its handoff package, or an alert.
+
+    An escalation has an owner (the rep routing chose, None without routing rules), an SLA
+    (`due_at`) and a timeline of what happened to it; it stays `open` until sales accepts,
+    rejects or recycles it, which is recorded once with `closed_at` and `closed_by`.
+    Each timeline entry is `{"at": ISO-8601, "kind": str, "by": str, "detail": str}`.
+    """
 
     __tablename__ = "sales_tasks"
+    __table_args__ = (
+        Index("ix_sales_tasks_status_due", "status", "due_at"),
+        Index("ix_sales_tasks_owner_status_due", "owner", "status", "due_at"),
+    )
 
     id: str = Field(primary_key=True)
     lead_id: str = Field(index=True, max_length=200)
     kind: str
     tier: int
-    reason: str
+    reason: str  # the one-sentence qualification reason
     opener: str
     handoff: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    status: str = "open"
+    status: str = Field(default=TaskStatus.OPEN.value, max_length=16)
     created_at: datetime = Field(sa_type=UTCDateTime)
     due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    owner: str | None = Field(default=None, max_length=200)  # the rep's id
+    owner_name: str | None = Field(default=None, max_length=200)
+    route_rule: str = Field(default="", max_length=200)
+    follow_up_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    breached_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reroutes: int = 0
+    timeline: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    outcome_reason: str | None = Field(default=None, max_length=64)
+    outcome_note: str = ""
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_by: str | None = Field(default=None, max_length=200)
+    recycle_until: date | None = None
+    next_step: str = ""
+    time_to_sql_seconds: float | None = None
+
+
+class SalesTokenRow(SQLModel, table=True):
+    """A sign-in token of a rep or manager; only its sha256 is kept, never the token."""
+
+    __tablename__ = "sales_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(index=True, max_length=200)
+    role: str = Field(max_length=16)  # "rep" or "manager"
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CounterRow(SQLModel, table=True):
+    """A named counter shared by every process (whose turn it is in a round-robin)."""
+
+    __tablename__ = "counters"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: int = 0
 
 
 class SuppressionRow(SQLModel, table=True):
@@ -200,5 +254,5 @@ class LeaseRow(SQLModel, table=True):
 
 
 TABLES = (LeadRow, EventRow, EmailSendRow, EmailClickRow, SalesTaskRow, SuppressionRow, InboundRow,
-          ContactRow, IdentityRow, LeaseRow)
+          ContactRow, IdentityRow, LeaseRow, SalesTokenRow, CounterRow)
 """Every table the store creates, in creation order."""
