@@ -144,7 +144,7 @@ def build_handoff(profile: LeadProfile, events: list[Event], scores: Scores, *, 
     pain = next((PAINS[e.type] for e in ranked if e.type in PAINS), "not yet clear")
     role = buying_role(profile.title, scores.role)
     opener = _opener(profile, newest, pain)
-    campaign = _campaign(events)
+    campaign = profile.campaign or _campaign(events)
     return HandoffPackage(
         tier=tier, source=profile.source or "unknown", last_meaningful_action=last,
         content_engaged=content[:8], likely_pain=pain, buying_role=role,
@@ -220,7 +220,9 @@ def qualification_sentence(profile: LeadProfile, events: list[Event], now: datet
     if not clauses:
         return first
     text = clauses[0][0].upper() + clauses[0][1:]
-    if len(clauses) > 1:
+    if len(clauses) == 2:
+        text = f"{text} and {clauses[1]}"
+    elif len(clauses) > 2:
         text = ", ".join([text, *clauses[1:-1]]) + f", and {clauses[-1]}"
     return f"{first} {text}."
 

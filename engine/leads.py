@@ -45,6 +45,7 @@ class LeadProfile(BaseModel):
     country: str | None = None
     timezone: str | None = None
     source: str | None = None
+    campaign: str | None = Field(default=None, max_length=200)
     account_id: str | None = Field(default=None, max_length=200)
 
     @field_validator("email")

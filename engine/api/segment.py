@@ -234,6 +234,7 @@ _PROFILE_ALIASES: dict[str, tuple[str, ...]] = {
     "country": ("country",),
     "timezone": ("timezone", "timeZone"),
     "source": ("source", "leadSource", "lead_source", "utm_source"),
+    "campaign": ("campaign", "utm_campaign", "campaignName", "campaign_name"),
 }
 _NUMBER = re.compile(r"\d[\d,]*")
 _MAX_DIGITS = 9  # more is no head count (and int() refuses thousands of digits)
@@ -269,6 +270,8 @@ def profile_traits(traits: dict[str, Any], context: dict[str, Any], where: str
     campaign = context.get("campaign")
     if "source" not in found and isinstance(campaign, dict) and campaign.get("source"):
         found["source"] = str(campaign["source"])[:100]
+    if "campaign" not in found and isinstance(campaign, dict) and campaign.get("name"):
+        found["campaign"] = str(campaign["name"])[:200]
     return found
 
 
@@ -316,4 +319,4 @@ def _clean(field: str, value: Any, where: str) -> Any:
         except ValueError:
             raise PayloadError(where, f"{text!r:.80} is not a domain or web address") from None
         text = text.removeprefix("www.")
-    return text[:320]
+    return text[:200] if field == "campaign" else text[:320]

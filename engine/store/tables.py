@@ -59,6 +59,7 @@ class LeadRow(SQLModel, table=True):
     country: str | None = None
     timezone: str | None = None
     source: str | None = None
+    campaign: str | None = Field(default=None, max_length=200)
     account_id: str | None = Field(default=None, index=True, max_length=200)
     phase: str = Field(default=Phase.QUALIFICATION.value)
     track: str | None = None

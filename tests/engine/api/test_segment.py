@@ -228,6 +228,16 @@ def test_country_timezone_and_source_come_from_address_and_context() -> None:
                                          "source": "linkedin"}
 
 
+def test_the_campaign_comes_from_traits_or_the_context_campaign_name() -> None:
+    from_context = _one("identify", userId="ana", traits={},
+                        context={"campaign": {"name": "Q4 pipeline webinar", "source": "li"}})
+    from_traits = _one("identify", userId="ana", traits={"utm_campaign": "spring-ebook"},
+                       context={"campaign": {"name": "ignored"}})
+
+    assert from_context.payload["traits"]["campaign"] == "Q4 pipeline webinar"
+    assert from_traits.payload["traits"]["campaign"] == "spring-ebook"
+
+
 def test_traits_win_over_the_context() -> None:
     found = _one("identify", userId="ana",
                  traits={"country": "FR", "timezone": "Europe/Paris", "source": "webinar",

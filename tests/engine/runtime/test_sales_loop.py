@@ -3,6 +3,7 @@ breach → re-notify → re-route, feedback as an update, and where each answer 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -292,3 +293,62 @@ async def test_same_zone_owner_skips_weekend_and_holiday(loop: Loop) -> None:
         expected = datetime.combine(monday + timedelta(days=1), time(9, 20), NEW_YORK)
         assert abs(task.due_at - expected.astimezone(UTC)) < timedelta(seconds=10)
 
+
+
+@pytest.mark.parametrize(("reason", "track", "template"), [
+    (RejectReason.BUDGET, "budget_business_case", "conv_roi_data"),
+    (RejectReason.WRONG_CONTACT, "right_person", "followup_right_person"),
+    (RejectReason.NO_RESPONSE, "no_response_follow_up", "followup_value_note"),
+    (RejectReason.NO_NEED, "timing_stuck", "conv_timing_checkin"),
+])
+async def test_each_reject_reason_starts_the_track_the_playbook_names(
+        loop: Loop, reason: RejectReason, track: str, template: str) -> None:
+    person = lead()
+    async with escalated(loop, person) as task:
+        result = await loop.answer(person, task_id=task.id, action="reject", reason=reason,
+                                   by=task.owner)
+        assert result.next_step == f"back to nurture on track {track}"
+        await loop.env.sleep(timedelta(days=2))
+        state = await lead_state(loop.client, person.id)
+        assert state.track == track and state.phase == "conversion"
+        assert template in [e.template for e in state.emails]
+
+
+async def test_recycle_without_a_date_goes_straight_to_reactivation(loop: Loop) -> None:
+    person = lead()
+    async with escalated(loop, person) as task:
+        result = await loop.answer(person, task_id=task.id, action="recycle", by=task.owner,
+                                   note="call again after their reorg")
+        assert result.status == "recycled" and result.phase == "reactivation"
+        await loop.env.sleep(timedelta(seconds=5))
+        assert (await lead_state(loop.client, person.id)).track == "reactivation"
+        (closed,) = loop.store.sales_tasks(person.id)
+        assert closed.status == "recycled" and closed.outcome_note == "call again after their reorg"
+
+
+async def test_two_answers_at_once_one_wins_and_the_other_is_refused(loop: Loop) -> None:
+    person = lead()
+    async with escalated(loop, person) as task:
+        outcomes = await asyncio.gather(
+            loop.answer(person, task_id=task.id, action="accept", by="jordan"),
+            loop.answer(person, task_id=task.id, action="reject", by="sam",
+                        reason=RejectReason.POOR_FIT),
+            return_exceptions=True)
+        won = [o for o in outcomes if isinstance(o, FeedbackResult)]
+        refused = [o for o in outcomes if isinstance(o, WorkflowUpdateFailedError)]
+        assert len(won) == 1 and len(refused) == 1
+        (closed,) = loop.store.sales_tasks(person.id)
+        assert closed.status == won[0].status
+
+
+async def test_an_answer_for_a_task_that_is_not_the_open_one_is_refused(loop: Loop) -> None:
+    person = lead()
+    async with escalated(loop, person) as task:
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await loop.answer(person, task_id=f"{task.id}-other", action="accept", by="x")
+        assert "is not open for this lead" in str(refused.value.cause)
+        with pytest.raises(WorkflowUpdateFailedError) as past:
+            await loop.answer(person, task_id=task.id, action="recycle", by="x",
+                              until=(await loop.now()).date())
+        assert "must be a future date" in str(past.value.cause)
+        assert loop.open_task(person).status == "open"
