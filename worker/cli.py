@@ -12,12 +12,14 @@ import typer
 from engine.dsl.spec import PlaybookSpec, SendAction, SendStep
 from engine.errors import NurtureError, ScenarioError
 from engine.settings import load_playbook, load_settings
+from worker.tasks_cli import tasks_app
 
 app = typer.Typer(help="Behavior-triggered B2B nurture on Temporal.", no_args_is_help=True,
                   add_completion=False)
 tracks_app = typer.Typer(help="List, show and check the playbook's tracks.",
                          no_args_is_help=True)
 app.add_typer(tracks_app, name="tracks")
+app.add_typer(tasks_app, name="tasks")
 
 PlaybookOption = Annotated[str | None, typer.Option(
     "--playbook", help="Playbook as 'module:NAME' (default: NURTURE_PLAYBOOK or "

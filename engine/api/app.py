@@ -1,4 +1,5 @@
-"""The HTTP application: ingestion, lead state, email tracking and unsubscribe."""
+"""The HTTP application: ingestion, lead state, email tracking, unsubscribe, and the sales
+inbox with its JSON API."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from swagger_ui_bundle import swagger_ui_path
 
-from engine.api import ingest, leads, tracking
+from engine.api import inbox, ingest, leads, sales, tracking
 from engine.api.context import ApiContext
 from engine.api.intake import Refused
 from engine.dsl.spec import PlaybookSpec
 from engine.errors import ConfigError
 from engine.mail import TemplateRenderer
+from engine.runtime.desk import DeskError, DeskUnavailable
 from engine.runtime.relay import Relay
 from engine.settings import Settings
 from engine.store import Store
@@ -63,6 +65,8 @@ def create_app(settings: Settings, *, store: Store, playbook: PlaybookSpec,
     app.include_router(ingest.router)
     app.include_router(leads.router)
     app.include_router(tracking.router)
+    app.include_router(sales.router)
+    app.include_router(inbox.router)
 
     @app.exception_handler(Refused)
     async def refused(_: Request, error: Refused) -> JSONResponse:
@@ -72,6 +76,20 @@ def create_app(settings: Settings, *, store: Store, playbook: PlaybookSpec,
         headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
         if error.status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="nurture"'
+        return JSONResponse(body, status_code=error.status, headers=headers)
+
+    @app.exception_handler(DeskError)
+    async def desk_error(_: Request, error: DeskError) -> JSONResponse:
+        body: dict[str, object] = {"success": False, "error": error.message}
+        if error.field:
+            body["field"] = error.field
+        if error.allowed is not None:
+            body["allowed"] = error.allowed
+        headers: dict[str, str] = {}
+        if error.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="nurture sales"'
+        if error.status == 503:
+            headers["Retry-After"] = str(DeskUnavailable.retry_after)
         return JSONResponse(body, status_code=error.status, headers=headers)
 
     @app.exception_handler(SQLAlchemyError)

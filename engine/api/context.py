@@ -6,10 +6,14 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
+
+from temporalio.client import Client
 
 from engine.dsl.spec import PlaybookSpec
 from engine.mail import TemplateRenderer
-from engine.runtime.relay import Relay
+from engine.runtime.desk import SalesDesk
+from engine.runtime.relay import Relay, TemporalUnavailable
 from engine.settings import Settings
 from engine.store import Inbound, Store
 
@@ -31,6 +35,17 @@ class ApiContext:
     def secret(self) -> str:
         """The token-signing secret."""
         return self.settings.secret.get_secret_value()
+
+    @cached_property
+    def desk(self) -> SalesDesk:
+        """The sales desk the inbox and the sales API share."""
+        return SalesDesk(self.store, self.playbook, self.temporal)
+
+    async def temporal(self) -> Client:
+        """The relay's Temporal client; `TemporalUnavailable` when there is none to be had."""
+        if self.relay is None:
+            raise TemporalUnavailable("this API runs without a connection to Temporal")
+        return await self.relay.client()
 
     async def backlog(self) -> int:
         """Accepted messages not yet delivered, re-counted at most once a second."""

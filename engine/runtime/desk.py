@@ -1,0 +1,400 @@
+"""The sales desk: what a rep or manager may see of the sales tasks, and their answers.
+
+Every sales surface (the JSON API, the inbox page, `nurture tasks`) goes through one
+`SalesDesk`, so they agree on who sees what and on what an answer does:
+
+    desk = SalesDesk(store, playbook, connect)
+    viewer = await desk.authenticate(token)          # None: unknown or revoked token
+    page = await desk.list(viewer, status="open")     # a rep sees only their own tasks
+    result = await desk.act(viewer, task_id, Feedback(task_id=task_id, action="accept"))
+
+Reads come from the database; an answer goes to the lead's workflow as the `feedback`
+update, which alone changes the task. Errors carry the HTTP status they stand for:
+
+    DeskError
+    ├── NotSignedIn        401  no token, or one the store does not know
+    ├── NotAllowed         403  a rep asked for another rep's list
+    ├── TaskNotFound       404  no such task, or one the viewer may not see
+    ├── TaskClosed         409  the task was already accepted, rejected or recycled
+    ├── FeedbackRefused    409  the workflow turned the answer down (nothing changed)
+    ├── InvalidFeedback    422  the answer itself is malformed (names field and allowed values)
+    └── DeskUnavailable    503  Temporal cannot be reached (nothing changed)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from engine.dsl.spec import PlaybookSpec
+from engine.errors import NurtureError
+from engine.feedback import RejectReason, parse_reason
+from engine.leads import LeadProfile
+from engine.runtime.lead_workflow import workflow_id_for
+from engine.runtime.models import Feedback, FeedbackResult, JournalPage, JournalQuery
+from engine.store import SalesTaskKind, SalesTaskRow, SalesTaskView, Store, TaskStatus
+
+STATUSES = tuple(status.value for status in TaskStatus)
+KINDS = tuple(kind.value for kind in SalesTaskKind)
+MAX_PAGE = 200
+TIMELINE_LIMIT = 200
+_DOWN = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                   RPCStatusCode.CANCELLED, RPCStatusCode.RESOURCE_EXHAUSTED})
+
+
+class DeskError(NurtureError):
+    """A sales-desk request that cannot be served; `status` is its HTTP status."""
+
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None,
+                 allowed: list[str] | None = None) -> None:
+        self.message, self.field, self.allowed = message, field, allowed
+        super().__init__(message)
+
+
+class NotSignedIn(DeskError):
+    """No token, or a token the store does not know (or revoked)."""
+
+    status = 401
+
+
+class NotAllowed(DeskError):
+    """A rep asked for something only a manager may see."""
+
+    status = 403
+
+
+class TaskNotFound(DeskError):
+    """No such task — or one the viewer may not see, which must look the same."""
+
+    status = 404
+
+
+class TaskClosed(DeskError):
+    """The task already has an outcome; the message says which, when and by whom."""
+
+    status = 409
+
+
+class FeedbackRefused(DeskError):
+    """The lead's workflow refused the answer; nothing changed."""
+
+    status = 409
+
+
+class InvalidFeedback(DeskError):
+    """The answer is malformed: a field is missing or holds a value that is not allowed."""
+
+    status = 422
+
+
+class DeskUnavailable(DeskError):
+    """Temporal cannot be reached or did not answer in time; retry after `retry_after` s."""
+
+    status = 503
+    retry_after = 5
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking: a rep (own tasks only) or a manager (every task)."""
+
+    user_id: str
+    role: Literal["rep", "manager"] = "rep"
+
+    @property
+    def is_manager(self) -> bool:
+        """Whether the viewer sees every task."""
+        return self.role == "manager"
+
+
+class TaskPage(BaseModel):
+    """One page of tasks, soonest due first, and how many match in all."""
+
+    tasks: list[SalesTaskView]
+    total: int
+
+
+class TimelineEntry(BaseModel):
+    """One moment on a task's or a lead's timeline."""
+
+    at: datetime
+    kind: str
+    detail: str = ""
+    by: str = ""
+
+
+class LeadTimeline(BaseModel):
+    """The lead's engagement, oldest first; `source` says who answered."""
+
+    source: Literal["workflow", "store"]
+    entries: list[TimelineEntry]
+
+
+@dataclass
+class TaskDetail:
+    """A task with everything a rep reads before answering it."""
+
+    task: SalesTaskRow
+    lead: LeadProfile | None
+    task_timeline: list[TimelineEntry]
+    lead_timeline: LeadTimeline
+    related: list[str] = field(default_factory=list)
+
+
+class SalesDesk:
+    """Sales tasks as reps and managers see them, and their answers to the workflows."""
+
+    def __init__(self, store: Store, playbook: PlaybookSpec,
+                 connect: Callable[[], Awaitable[Client]], *, connect_timeout: float = 3.0,
+                 query_timeout: float = 5.0, update_timeout: float = 30.0) -> None:
+        self.store, self.playbook, self._connect = store, playbook, connect
+        self.connect_timeout, self.query_timeout = connect_timeout, query_timeout
+        self.update_timeout = update_timeout
+        self._down_until = 0.0  # reads skip Temporal until then (monotonic clock)
+
+    async def authenticate(self, token: str | None) -> Viewer | None:
+        """The viewer a token stands for, or None for a missing, unknown or revoked one."""
+        if not token:
+            return None
+        found = await asyncio.to_thread(self.store.token_user, token.strip())
+        if found is None:
+            return None
+        user_id, role = found
+        return Viewer(user_id, "manager" if role == "manager" or self._manages(user_id)
+                      else "rep")
+
+    def _manages(self, user_id: str) -> bool:
+        routing = self.playbook.sales.routing
+        return routing is not None and any(rep.id == user_id and rep.role == "manager"
+                                           for rep in routing.reps)
+
+    def timezone(self, viewer: Viewer) -> str:
+        """The zone the viewer reads times in: theirs in the routing rules, else the
+        playbook's business-hours zone."""
+        routing = self.playbook.sales.routing
+        rep = next((r for r in routing.reps if r.id == viewer.user_id), None) if routing else None
+        return (rep.timezone if rep else None) or self.playbook.sales.hours.timezone
+
+    async def get(self, viewer: Viewer, task_id: str) -> SalesTaskRow:
+        """The task, if the viewer may see it; otherwise `TaskNotFound` (never 403)."""
+        task = await asyncio.to_thread(self.store.sales_task, task_id)
+        if task is None or not (viewer.is_manager or task.owner == viewer.user_id):
+            raise TaskNotFound(f"no task {task_id!r}")
+        return task
+
+    async def detail(self, viewer: Viewer, task_id: str) -> TaskDetail:
+        """The task, its lead, both timelines and the lead's colleagues on file."""
+        task = await self.get(viewer, task_id)
+        lead = await asyncio.to_thread(self.store.get_lead, task.lead_id)
+        related = list(task.handoff.get("related_contacts") or [])
+        if not related and lead is not None and lead.company_domain:
+            related = await asyncio.to_thread(self._colleagues, lead)
+        return TaskDetail(task=task, lead=lead, task_timeline=task_timeline(task),
+                          lead_timeline=await self.timeline(task), related=related)
+
+    def _colleagues(self, lead: LeadProfile) -> list[str]:
+        names = []
+        for other in self.store.colleagues(lead.id, lead.company_domain or "")[:10]:
+            profile = self.store.get_lead(other)
+            if profile is not None:
+                names.append(f"{display_name(profile)}" + (f" ({profile.title})"
+                                                           if profile.title else ""))
+        return names
+
+    async def timeline(self, task: SalesTaskRow) -> LeadTimeline:
+        """The lead's journal from its workflow; from the database while Temporal is down.
+
+        After Temporal failed to answer, reads skip it for `retry_after` seconds, so a page
+        never waits on a connection timeout twice in a row.
+        """
+        try:
+            if time.monotonic() < self._down_until:
+                raise DeskUnavailable("Temporal was unreachable a moment ago")
+            client = await self._client()
+            handle = client.get_workflow_handle(workflow_id_for(task.lead_id))
+            page = await asyncio.wait_for(
+                handle.query("journal", JournalQuery(after_seq=0), result_type=JournalPage),
+                self.query_timeout)
+        except Exception as err:  # noqa: BLE001 - unreachable, timed out, no workflow: the store
+            if isinstance(err, TimeoutError) or (isinstance(err, RPCError)
+                                                 and err.status in _DOWN):
+                self._down_until = time.monotonic() + DeskUnavailable.retry_after
+            events = await asyncio.to_thread(self.store.events_for, task.lead_id,
+                                             TIMELINE_LIMIT)
+            entries = [TimelineEntry(at=e.at, kind=e.type, detail=_summary(e.properties))
+                       for e in events] + task_timeline(task)
+            entries.sort(key=lambda e: e.at)
+            return LeadTimeline(source="store", entries=entries[-TIMELINE_LIMIT:])
+        return LeadTimeline(source="workflow", entries=[
+            TimelineEntry(at=e.at, kind=e.kind, detail=_summary(e.data))
+            for e in page.entries[-TIMELINE_LIMIT:]])
+
+    async def act(self, viewer: Viewer, task_id: str, feedback: Feedback) -> FeedbackResult:
+        """Send the answer to the lead's workflow; only the workflow changes the task."""
+        task = await self.get(viewer, task_id)
+        if task.status != "open":
+            raise TaskClosed(f"task {task.id!r} was already {closed_message(task)}; "
+                             "nothing changed")
+        if task.kind != "escalation":
+            raise FeedbackRefused(f"task {task_id!r} is an alert, not an escalation: there "
+                                  "is nothing to accept, reject or recycle")
+        check_feedback(feedback)
+        feedback = feedback.model_copy(update={"task_id": task.id, "by": viewer.user_id})
+        client = await self._client()
+        handle = client.get_workflow_handle(workflow_id_for(task.lead_id))
+        try:
+            return await asyncio.wait_for(
+                handle.execute_update("feedback", feedback, result_type=FeedbackResult),
+                self.update_timeout)
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            raise FeedbackRefused(getattr(cause, "message", None) or str(cause)) from None
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise DeskUnavailable("the lead's workflow did not answer in time; the answer "
+                                  "may still be applied — reload the task before "
+                                  "retrying") from None
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise FeedbackRefused(f"the lead's workflow is not running ({err.message}); "
+                                      "nothing changed") from None
+            if err.status in _DOWN:
+                self._down_until = time.monotonic() + DeskUnavailable.retry_after
+            raise DeskUnavailable(f"Temporal could not take the answer: {err.message}; "
+                                  "nothing changed") from None
+
+    async def _client(self) -> Client:
+        try:
+            return await asyncio.wait_for(self._connect(), self.connect_timeout)
+        except Exception as err:  # noqa: BLE001 - any failure to connect means "not now"
+            self._down_until = time.monotonic() + DeskUnavailable.retry_after
+            raise DeskUnavailable(f"Temporal is unreachable ({err or type(err).__name__}); "
+                                  "nothing changed — retry shortly") from None
+
+    # Last, so `list` below does not shadow the builtin in the annotations above.
+    async def list(self, viewer: Viewer, *, status: str = "open", owner: str | None = None,
+                   tier: int | None = None, kind: str = "escalation", limit: int = 50,
+                   offset: int = 0) -> TaskPage:
+        """Tasks soonest due first; a rep sees only their own, and may not ask for others'."""
+        if status not in (*STATUSES, "all"):
+            raise InvalidFeedback(f"unknown status {status!r}", field="status",
+                                  allowed=[*STATUSES, "all"])
+        if kind not in KINDS:
+            raise InvalidFeedback(f"unknown kind {kind!r}", field="kind", allowed=[*KINDS])
+        if not viewer.is_manager:
+            if owner not in (None, "", viewer.user_id):
+                raise NotAllowed(f"{viewer.user_id} may list only their own tasks, "
+                                 f"not {owner}'s")
+            owner = viewer.user_id
+        filters: dict[str, Any] = {"owner": owner or None,
+                                   "status": None if status == "all" else status,
+                                   "tier": tier, "kind": kind}
+        limit = max(1, min(limit, MAX_PAGE))
+        tasks = await asyncio.to_thread(self.store.list_sales_tasks, **filters, limit=limit,
+                                        offset=max(offset, 0))
+        total = await asyncio.to_thread(self.store.count_sales_tasks, **filters)
+        return TaskPage(tasks=tasks, total=total)
+
+
+def reject_reason(text: str | None) -> RejectReason:
+    """The reject reason a rep typed or picked; `InvalidFeedback` names every allowed one."""
+    allowed = [reason.value for reason in RejectReason]
+    if not text or not text.strip():
+        raise InvalidFeedback("a reject needs a reason", field="reason", allowed=allowed)
+    try:
+        return parse_reason(text)
+    except ValueError:
+        raise InvalidFeedback(f"unknown reject reason {text.strip()!r}", field="reason",
+                              allowed=allowed) from None
+
+
+def check_feedback(feedback: Feedback) -> None:
+    """Refuse what no workflow could accept, before asking one: a reject without a reason,
+    a timing reject without the date to come back."""
+    if feedback.action == "reject" and feedback.reason is None:
+        reject_reason(None)
+    if feedback.reason == RejectReason.TIMING and feedback.until is None:
+        raise InvalidFeedback("a 'timing not active' reject needs the date to come back "
+                              "(until, YYYY-MM-DD)", field="until")
+
+
+def task_timeline(task: SalesTaskRow) -> list[TimelineEntry]:
+    """The task's own timeline (assigned, breached, re-routed, closed), oldest first."""
+    entries = [TimelineEntry.model_validate(item) for item in (task.timeline or [])]
+    return sorted(entries, key=lambda e: e.at)
+
+
+def closed_message(task: SalesTaskRow, zone: str = "UTC") -> str:
+    """How, when (in `zone`) and by whom a task was closed: "rejected (Duplicate record) on
+    2026-01-05 09:30 UTC by ana"."""
+    how = task.status
+    if task.outcome_reason:
+        try:
+            how += f" ({RejectReason(task.outcome_reason).label})"
+        except ValueError:
+            how += f" ({task.outcome_reason})"
+    when = (f" on {task.closed_at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M %Z}"
+            if task.closed_at else "")
+    by = f" by {task.closed_by}" if task.closed_by else ""
+    return f"{how}{when}{by}"
+
+
+def outcome_message(result: FeedbackResult) -> str:
+    """What an answer did, for the rep's confirmation."""
+    done = {"accepted": "Accepted", "rejected": "Rejected", "recycled": "Recycled"}
+    text = done.get(result.status, result.status.capitalize())
+    return f"{text}: {result.next_step}." if result.next_step else f"{text}."
+
+
+def task_sla(status: str, due_at: datetime | None, now: datetime | None = None) -> str:
+    """The SLA in words while the task is open; its status once it is closed."""
+    return sla_text(due_at, now) if status == "open" else status
+
+
+def sla_text(due_at: datetime | None, now: datetime | None = None) -> str:
+    """The SLA as a rep reads it: "due in 23 min", "overdue by 1 h 5 min"."""
+    if due_at is None:
+        return "no SLA"
+    left = due_at - (now or datetime.now(UTC))
+    if left >= timedelta(0):
+        return f"due in {_span(left)}"
+    return f"overdue by {_span(-left)}"
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} d"] if days else []
+    if hours:
+        parts.append(f"{hours} h")
+    if minutes and not days:
+        parts.append(f"{minutes} min")
+    return " ".join(parts) or "0 min"
+
+
+def display_name(profile: LeadProfile) -> str:
+    """First and last name, else the email address."""
+    name = " ".join(p for p in (profile.first_name, profile.last_name) if p)
+    return name or profile.email
+
+
+def _summary(data: dict[str, Any], width: int = 160) -> str:
+    """A timeline entry's data in one short line."""
+    text = ", ".join(f"{key}: {value}" for key, value in data.items()
+                     if value not in (None, "", [], {}))
+    return text if len(text) <= width else text[:width - 1] + "…"
