@@ -189,7 +189,7 @@ def qualification_sentence(profile: LeadProfile, events: list[Event], now: datet
     page twice this week."
     """
     who = profile.title or profile.full_name
-    size = f"{profile.company_size}-person " if profile.company_size else ""
+    size = f"{profile.company_size:,}-person " if profile.company_size else ""
     industry = f"{_industry(profile.industry)} " if profile.industry else ""
     company = f" ({profile.company})" if profile.company else ""
     article = "an" if (size or industry or "company")[:1].lower() in "aeiou" else "a"
@@ -206,7 +206,7 @@ def qualification_sentence(profile: LeadProfile, events: list[Event], now: datet
         if isinstance(minutes, int | float) and minutes > 0:
             clauses.append(f"attended {minutes:g} minutes")
     elif profile.source:
-        clauses.append(f"came in through {profile.source.replace('_', ' ')}")
+        clauses.append(f"came in through {_source(profile.source)}")
     week = [e for e in events if now - e.at <= timedelta(days=7)]
     for kind, (did, noun) in _ACTIONS.items():
         recent = sum(1 for e in week if e.type == kind)
@@ -225,6 +225,19 @@ def qualification_sentence(profile: LeadProfile, events: list[Event], now: datet
     elif len(clauses) > 2:
         text = ", ".join([text, *clauses[1:-1]]) + f", and {clauses[-1]}"
     return f"{first} {text}."
+
+
+_SOURCES = {
+    "organic": "organic search", "seo": "organic search", "referral": "a referral",
+    "pricing_page": "the pricing page", "pricing": "the pricing page",
+    "webinar": "a webinar", "newsletter": "the newsletter", "paid": "a paid campaign",
+    "ppc": "a paid campaign", "linkedin": "LinkedIn", "event": "an event",
+    "partner": "a partner", "content_syndication": "content syndication",
+}
+
+
+def _source(source: str) -> str:
+    return _SOURCES.get(source.lower(), source.replace("_", " "))
 
 
 _INDUSTRY_NAMES = {"saas": "SaaS", "it": "IT", "fintech": "fintech", "b2b": "B2B"}

@@ -68,7 +68,10 @@ class Assignment(BaseModel):
 def route(lead: LeadProfile, rules: RoutingRules, open_tasks: dict[str, int],
           turn: int = 0) -> Assignment:
     """The owner for a new escalation: account owner, territory, then round-robin."""
-    active = [rep for rep in rules.reps if rep.active]
+    # Managers take breached tasks and named accounts, not the round-robin queue (unless
+    # there is nobody else).
+    active = [rep for rep in rules.reps if rep.active and rep.role != "manager"] or \
+        [rep for rep in rules.reps if rep.active]
     free = [rep for rep in active if open_tasks.get(rep.id, 0) < rep.capacity]
     for key in (lead.account_id, (lead.company_domain or "").lower() or None):
         owner = rules.account_owners.get(key or "")

@@ -185,6 +185,11 @@ def _print_next(report: DemoReport, console: Console) -> None:
                                     f"it printed); workflow ids are lead:<lead>, e.g. "
                                     f"lead:{report.journeys[0].lead_id}")
     grid.add_row("API docs", f"{DEV_API_URL}/docs" if marks.embedded else marks.docs_url)
+    inbox = f"{DEV_API_URL if marks.embedded else report.api_url}/inbox"
+    token = marks.data_dir / "inbox_token"
+    grid.add_row("Sales inbox", f"{inbox} while `nurture dev` runs; sign in with the manager "
+                                f"token in {token}, or a rep's from [cyan]nurture tasks token "
+                                "jordan[/]")
     if marks.outbox is not None:
         count = len(list(marks.outbox.glob("*.eml"))) if marks.outbox.is_dir() else 0
         grid.add_row("Outbox", f"{marks.outbox} ({count} .eml file{'s' * (count != 1)} from "

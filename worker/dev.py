@@ -19,12 +19,14 @@ import signal
 import socket
 from collections.abc import Callable, Collection
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 from temporalio.client import Client
 
+from engine.dsl.spec import PlaybookSpec
 from engine.errors import ConfigError, NurtureError
 from engine.runtime import connect_from
 from engine.settings import Settings, load_playbook, load_settings
@@ -91,6 +93,22 @@ def dev_settings(base: Settings, data_dir: Path, api_port: int) -> Settings:
     return base.model_copy(update=update)
 
 
+def dev_inbox_token(store: Store, playbook: PlaybookSpec, path: Path) -> str:
+    """A manager's sign-in token for the inbox, kept in `path` and valid across restarts;
+    issued for the playbook's first manager (or "manager") when none works yet."""
+    if path.exists():
+        kept = path.read_text().strip()
+        if kept and store.token_user(kept) is not None:
+            return kept
+    routing = playbook.sales.routing
+    manager = next((rep.id for rep in routing.reps if rep.role == "manager"),
+                   "manager") if routing else "manager"
+    token = store.issue_token(manager, role="manager", now=datetime.now(UTC))
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write(token + "\n")
+    return token
+
+
 class DevStack:
     """Temporal, SMTP sink, worker and API for one machine: `async with DevStack() as stack:`.
 
@@ -98,7 +116,8 @@ class DevStack:
     `TEMPORAL_*`), with dev defaults under `data_dir` for what it leaves unset; with
     `TEMPORAL_ADDRESS` set no Temporal server is started, with `NURTURE_SMTP_HOST` no sink.
     After entering, read `settings`, `api_url`, `docs_url`, `ui_url`, `temporal_address`,
-    `temporal_pid`, `temporal_log`, `outbox_dir`, `smtp_address`, `write_key`, `database_url`.
+    `temporal_pid`, `temporal_log`, `outbox_dir`, `smtp_address`, `write_key`, `inbox_token`,
+    `database_url`.
     """
 
     def __init__(self, data_dir: Path | str = ".nurture", *, api_port: int = 8000,
@@ -125,6 +144,7 @@ class DevStack:
         self.outbox_dir: Path | None = None
         self.smtp_address = ""
         self.write_key = ""
+        self.inbox_token = ""
         self.database_url = ""
         self._exits = AsyncExitStack()
         self._parts: dict[asyncio.Future[Any], str] = {}
@@ -173,8 +193,13 @@ class DevStack:
             raise ConfigError(f"cannot use the data folder {self.data_dir}: {err.strerror} "
                               "(choose another with --data-dir)") from None
         # Fail on a broken playbook or database before any process starts.
-        load_playbook(settings.playbook)
-        (await asyncio.to_thread(Store, settings.database_url)).dispose()
+        playbook = load_playbook(settings.playbook)
+        store = await asyncio.to_thread(Store, settings.database_url)
+        try:
+            self.inbox_token = await asyncio.to_thread(
+                dev_inbox_token, store, playbook, self.data_dir / "inbox_token")
+        finally:
+            store.dispose()
         self.database_url = mask_password(settings.database_url)
         self.write_key = settings.write_key_list[0] if settings.write_key_list else ""
         settings = await self._start_mail(settings)
@@ -255,7 +280,9 @@ def banner(stack: DevStack) -> str:
                     f"log {stack.temporal_log})")
     else:
         temporal = f"{stack.temporal_address}  (from TEMPORAL_ADDRESS)"
-    rows = [("API", stack.api_url), ("API docs", stack.docs_url)]
+    rows = [("API", stack.api_url), ("API docs", stack.docs_url),
+            ("Sales inbox", f"{stack.api_url}/inbox  (manager token {stack.inbox_token}; "
+                            "`nurture tasks token REP` makes a rep's)")]
     if stack.ui_url:
         rows.append(("Temporal UI", stack.ui_url))
     rows.append(("Temporal", temporal))

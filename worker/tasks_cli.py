@@ -112,20 +112,23 @@ def list_tasks(
     if not page.tasks:
         typer.echo(f"No {'' if status == 'all' else status + ' '}tasks.")
         return
+    console = Console()
+    wide = console.width >= 140  # room for the reason; else `nurture tasks show` has it
     table = Table(box=box.SIMPLE_HEAD, title=f"{len(page.tasks)} of {page.total} tasks",
                   title_justify="left")
     closed = status != "open"
     for name in ("task", "tier", "lead", "owner", "sla", *(["status"] if closed else []),
-                 "why now"):
-        table.add_column(name, no_wrap=name in ("task", "sla"), overflow="fold")
+                 *(["why now"] if wide else [])):
+        table.add_column(name, no_wrap=name in ("task", "tier", "sla"), overflow="fold",
+                         min_width={"why now": 40}.get(name))
     for t in page.tasks:
         lead = Text.assemble(_text(t.lead_name or t.lead_id),
                              ("\n" + t.lead_company if t.lead_company else "", "dim"))
         table.add_row(_text(t.id), str(t.tier), lead,
                       _text(t.owner_name or t.owner or "unassigned"),
                       task_sla(t.status, t.due_at, now), *([t.status] if closed else []),
-                      _text(t.reason))
-    Console().print(table)
+                      *([_text(t.reason)] if wide else []))
+    console.print(table)
 
 
 @tasks_app.command("show")

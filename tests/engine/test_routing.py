@@ -67,3 +67,14 @@ def test_rules_naming_an_unknown_rep_are_refused() -> None:
     with pytest.raises(ValidationError, match="not in `reps`: zed"):
         RoutingRules(reps=[Rep(id="ava", name="Ava", email="a@n.example")],
                      territories={"US": ["zed"]})
+
+
+def test_managers_stay_out_of_the_round_robin_unless_nobody_else_is_active() -> None:
+    managed = RULES.model_copy(update={"reps": [
+        *RULES.reps[:3], Rep(id="max", name="Max", email="max@n.example", role="manager")]})
+    turns = {route(lead(country="BR"), managed, {}, turn).rep_id for turn in range(8)}
+    alone = RoutingRules(reps=[Rep(id="max", name="Max", email="max@n.example",
+                                   role="manager")])
+
+    assert turns == {"ava", "ben", "kim"}
+    assert route(lead(country="BR"), alone, {}).rep_id == "max"

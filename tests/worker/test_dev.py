@@ -168,6 +168,12 @@ def lead_at_midday() -> LeadProfile:
                        source="webinar")
 
 
+def inbox_token(banner: str) -> str:
+    found = re.search(r"Sales inbox .*/inbox  \(manager token (nt_\S+);", banner)
+    assert found, f"no inbox line in: {banner}"
+    return found.group(1)
+
+
 @needs_proc
 async def test_a_lead_waiting_on_a_timer_survives_a_dev_restart(dev_dir: Path) -> None:
     ports = {"api_port": free_port(), "temporal_port": free_port()}
@@ -176,6 +182,11 @@ async def test_a_lead_waiting_on_a_timer_survives_a_dev_restart(dev_dir: Path) -
         await first.until_healthy()
         assert f"http://127.0.0.1:{ports['api_port']}/docs" in first.text
         assert "Write key" in first.text and str(dev_dir / "outbox") in first.text
+        token = inbox_token(first.text)
+        base = f"http://127.0.0.1:{ports['api_port']}"
+        async with httpx.AsyncClient(base_url=base) as http:
+            signed_in = await http.post("/inbox/login", data={"token": token})
+            assert signed_in.status_code == 303 and signed_in.headers["location"] == "/inbox"
         client = await connect(f"127.0.0.1:{ports['temporal_port']}")
         ana = lead_at_midday()
         handle = await enroll(client, ana, PLAYBOOK, task_queue="nurture")
@@ -199,6 +210,7 @@ async def test_a_lead_waiting_on_a_timer_survives_a_dev_restart(dev_dir: Path) -
         second = DevCommand(dev_dir, **ports).start()
         try:
             await second.until_healthy()
+            assert inbox_token(second.text) == token  # the same sign-in after a restart
             client = await connect(f"127.0.0.1:{ports['temporal_port']}")
             again = client.get_workflow_handle(handle.id)
             described = await again.describe()
