@@ -197,10 +197,15 @@ def _level(value: float, high: float, medium: float) -> FitTier:
 
 
 def score(profile: LeadProfile, events: list[Event], *, now: datetime, enrolled_at: datetime,
-          model: ScoringModel) -> Scores:
-    """Score a lead from its profile and behavior as of `now`."""
+          model: ScoringModel, intent_since: datetime | None = None) -> Scores:
+    """Score a lead from its profile and behavior as of `now`.
+
+    `intent_since` (set when sales hands a lead back) counts intent only from behavior
+    after that moment, so a recycled lead must show new interest to be escalated again.
+    """
     fit, role = _fit(profile, model.fit)
-    intent = _intent(events, model.intent, now)
+    recent = events if intent_since is None else [e for e in events if e.at >= intent_since]
+    intent = _intent(recent, model.intent, now)
     relationship = _relationship(events, model.relationship, now, enrolled_at)
     negative, flags = _negative(profile, events, model.negative)
     total = max(fit + intent + relationship + negative, 0.0)

@@ -701,6 +701,12 @@ class LeadWorkflow:
                    until=answer.until.isoformat() if answer.until else None)
         s.escalation = None
         label = answer.reason.label if answer.reason else result.status
+        if plan is not None and plan.action != "suppress":
+            # Handed back: only interest shown from now on counts toward the next handoff.
+            s.intent_since = result.at
+            before = s.scores
+            s.scores = r.rescore(s, result.at)
+            self._note_scores(before)
         if plan is None:
             s.sql_at = result.at
             self._set_phase(Phase.SQL, f"accepted by {answer.by or 'sales'}")

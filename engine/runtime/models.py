@@ -145,6 +145,7 @@ class LeadState(BaseModel):
     sql_at: datetime | None = None
     resting_until: datetime | None = None
     resume_track: str | None = None
+    intent_since: datetime | None = None
     sales_outcome: FeedbackResult | None = None
     journal: list[JournalEntry] = Field(default_factory=list)
     inbox: list[Event] = Field(default_factory=list)

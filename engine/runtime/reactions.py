@@ -38,7 +38,7 @@ def facts(state: LeadState, now: datetime) -> Facts:
 def rescore(state: LeadState, now: datetime) -> Scores:
     """Scores as of `now`."""
     return score(state.lead, state.events, now=now, enrolled_at=state.enrolled_at,
-                 model=state.playbook.scoring)
+                 model=state.playbook.scoring, intent_since=state.intent_since)
 
 
 def entry_track(playbook: PlaybookSpec, state: LeadState, now: datetime) -> str:

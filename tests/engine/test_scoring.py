@@ -71,3 +71,16 @@ def test_students_and_competitors_are_never_ready() -> None:
         s = score(lead, events, now=NOW, enrolled_at=NOW, model=SCORING)
         assert flag in s.flags
         assert readiness(s, SCORING) is None
+
+
+def test_a_lead_sales_handed_back_counts_only_interest_shown_since() -> None:
+    history = [ev("demo_requested", 10), ev("roi_calculator_used", 9), ev("pricing_page_viewed", 1)]
+    before = score(VP, history, now=NOW, enrolled_at=NOW, model=SCORING)
+    after = score(VP, history, now=NOW, enrolled_at=NOW, model=SCORING,
+                  intent_since=NOW - timedelta(days=5))
+
+    assert readiness(before, SCORING) is not None
+    assert after.intent == score(VP, [history[-1]], now=NOW, enrolled_at=NOW,
+                                 model=SCORING).intent
+    assert readiness(after, SCORING) is None
+    assert after.fit == before.fit
