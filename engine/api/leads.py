@@ -61,7 +61,8 @@ def _from_store(ctx: ApiContext, lead_id: str) -> dict[str, Any] | None:
         "emails": [{"template": s.template, "subject": s.subject, "track": s.track,
                     "step": s.step, "status": s.status,
                     "at": (s.sent_at or s.created_at).isoformat()}
-                   for s in store.sends_for(lead_id)],
+                   for s in store.sends_for(lead_id)
+                   if s.track != "sales"],  # notices to reps are not email to the lead
         "escalation": ({"task_id": tasks[-1].id, "tier": tasks[-1].tier,
                         "reason": tasks[-1].reason, "status": tasks[-1].status}
                        if tasks else None),
