@@ -33,6 +33,7 @@ from engine.runtime.models import (
     RegisterLeadInput,
     RegisterLeadResult,
     RerouteInput,
+    RetierInput,
     SalesTaskInput,
     SendEmailInput,
     SendEmailResult,
@@ -262,6 +263,23 @@ class NurtureActivities:
         return OpenedTask(owner=owner, due_at=row.due_at,
                           follow_up_until=row.follow_up_until or row.due_at, created=False)
 
+    @activity.defn(name="retier_task")
+    async def retier_task(self, input: RetierInput) -> OpenedTask:
+        """Raise an open task's urgency and bring its due time forward (never later)."""
+        policy = input.policy
+
+        def work() -> OpenedTask:
+            hours = owner_hours(policy.hours, input.owner_timezone)
+            due = due_at(input.tier, input.now, hours, policy.tiers)
+            self.store.retier_task(input.task_id, tier=input.tier, due_at=due, at=input.now,
+                                   detail=f"now tier {input.tier}: {input.reason}")
+            row = self.store.sales_task(input.task_id)
+            if row is None:
+                raise NurtureError(f"sales task {input.task_id} does not exist")
+            return self._as_opened(row, policy)
+
+        return await self._db(work)
+
     @activity.defn(name="note_task")
     async def note_task(self, input: TaskEventInput) -> Done:
         """Record an SLA breach (or another moment) on the task's own timeline, once."""
@@ -303,5 +321,5 @@ class NurtureActivities:
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for a worker."""
         return [self.register_lead, self.send_email, self.create_sales_task, self.suppress,
-                self.record_position, self.open_sales_task, self.reroute_task, self.note_task,
-                self.close_sales_task]
+                self.record_position, self.open_sales_task, self.reroute_task, self.retier_task,
+                self.note_task, self.close_sales_task]

@@ -64,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
         RegisterLeadInput,
         RegisterLeadResult,
         RerouteInput,
+        RetierInput,
         SalesTaskInput,
         SendEmailInput,
         SendEmailResult,
@@ -351,8 +352,8 @@ class LeadWorkflow:
         for trigger in r.triggers_for(s, event, now):
             s.fired[trigger.name] = now
             for action in trigger.actions:
-                if s.phase == Phase.RECYCLED and action.kind != "escalate":
-                    continue  # a resting lead gets no email; a hand-raise still reaches sales
+                if s.phase in (Phase.RECYCLED, Phase.SALES) and action.kind != "escalate":
+                    continue  # no email while resting or with sales; a hand-raise still counts
                 if action.kind in _PRIORITY:
                     self._want(action)
                 else:
@@ -542,13 +543,15 @@ class LeadWorkflow:
         s, now = self.s, workflow.now()
         if s.phase in (Phase.SUPPRESSED, Phase.SQL):
             return
-        if s.escalation is not None:  # already with sales: stop nurture, do not double-task
-            s.position = None
-            return
         earned = readiness(s.scores, s.playbook.scoring)
         tier = min((t for t in (tier_hint, earned) if t), default=3)
         if s.scores.flags:
             tier = 3  # a student, competitor or job seeker is qualified further, never rushed
+        if s.escalation is not None:  # already with sales: no second task, maybe more urgent
+            s.position = None
+            if tier < s.escalation.tier and s.escalation.stage != "closing":
+                await self._retier(tier, reason)
+            return
         sales = s.playbook.sales
         package = build_handoff(s.lead, s.events, s.scores, tier=tier, reason=reason, now=now)
         no_answer = sales.after_reject(RejectReason.NO_RESPONSE)
@@ -628,6 +631,23 @@ class LeadWorkflow:
         assert escalation is not None
         zone = escalation.owner.timezone if escalation.owner else None
         return owner_hours(self.s.playbook.sales.hours, zone)
+
+    async def _retier(self, tier: int, reason: str) -> None:
+        """The lead raised its hand while its task waited: same owner, sooner answer."""
+        escalation, now = self.s.escalation, workflow.now()
+        assert escalation is not None
+        changed: OpenedTask = await _call("retier_task", RetierInput(
+            task_id=escalation.task_id, tier=tier,
+            owner_timezone=escalation.owner.timezone if escalation.owner else None,
+            policy=self.s.playbook.sales, reason=reason, now=now), OpenedTask)
+        if self.s.escalation is not escalation or escalation.stage == "closing":
+            return  # an answer arrived meanwhile
+        before = escalation.tier
+        escalation.tier, escalation.due_at = tier, changed.due_at
+        escalation.stage, escalation.reroute_at = "due", None
+        self._note("retiered", task=escalation.task_id, **{"from": before}, to=tier,
+                   reason=reason, due_at=changed.due_at.isoformat())
+        self._notify("assigned")  # the owner hears about the new urgency at once
 
     async def _breach(self) -> None:
         s, now = self.s, workflow.now()

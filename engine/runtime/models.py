@@ -293,6 +293,17 @@ class RerouteInput(BaseModel):
     now: datetime
 
 
+class RetierInput(BaseModel):
+    """Make an open task more urgent: the lead asked for sales while it waited."""
+
+    task_id: str
+    tier: int
+    owner_timezone: str | None
+    policy: SalesPolicy
+    reason: str
+    now: datetime
+
+
 class TaskNoticeInput(BaseModel):
     """Tell a rep about a task: newly `assigned`, SLA `breached`, or `rerouted` to them.
 

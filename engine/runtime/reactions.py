@@ -74,8 +74,9 @@ def _trigger_applies(trigger: Trigger, state: LeadState, event: Event, now: date
     if trigger.phases:
         if state.phase not in trigger.phases:
             return False
-    elif state.phase in QUIET_PHASES:
-        return False
+    elif state.phase in QUIET_PHASES and not (
+            state.phase == Phase.SALES and any(a.kind == "escalate" for a in trigger.actions)):
+        return False  # with sales, only a hand-raise still counts (it can make a task urgent)
     fired = state.fired.get(trigger.name)
     if fired is not None:
         if trigger.once:

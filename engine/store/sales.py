@@ -184,6 +184,21 @@ class SalesLedger(TableAccess):
 
         return self._change_task(task_id, reassign)
 
+    def retier_task(self, task_id: str, *, tier: int, due_at: datetime, at: datetime,
+                    detail: str) -> bool:
+        """Make an open task more urgent (a lower tier, an earlier due time); False if it is
+        not open. A retried call changes nothing more."""
+        at, due_at = as_utc(at, name="at"), as_utc(due_at, name="due_at")
+
+        def retier(row: SalesTaskRow) -> dict[str, Any] | None:
+            if row.tier <= tier:
+                return None
+            entry = _entry(at, "retiered", "system", detail)
+            return {"tier": tier, "due_at": min(due_at, row.due_at or due_at),
+                    "breached_at": None, "timeline": [*row.timeline, entry]}
+
+        return self._change_task(task_id, retier)
+
     def close_task(
         self,
         task_id: str,

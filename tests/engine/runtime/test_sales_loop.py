@@ -81,7 +81,11 @@ class Loop:
 
 
 @pytest.fixture(name="loop")
-async def _loop(env: WorkflowEnvironment) -> AsyncIterator[Loop]:
+async def _loop(fresh_env: WorkflowEnvironment) -> AsyncIterator[Loop]:
+    # A server per test: the time-skipping test server's update support is partial, and a
+    # run it strands (concurrent updates, a timer cancelled as it fires: sdk-java#3088)
+    # would otherwise freeze the clock for every later test.
+    env = fresh_env
     store, transport = Store.temporary(), MemoryTransport()
     queue = f"sales-{uuid.uuid4().hex[:6]}"
     async with build_worker(env.client, build_activities(Settings(), store, transport), queue):
@@ -355,3 +359,28 @@ async def test_an_answer_for_a_task_that_is_not_the_open_one_is_refused(loop: Lo
                               until=(await loop.now()).date())
         assert "must be a future date" in str(past.value.cause)
         assert loop.open_task(person).status == "open"
+
+
+async def test_a_demo_request_while_a_tier_3_task_waits_makes_it_tier_1(loop: Loop) -> None:
+    tuesday_ten = next_local(await loop.now(), 1, time(10))
+    person = lead(title="Marketing Coordinator", company_size=8, industry="retail")
+    await loop.sleep_until(tuesday_ten)
+    await loop.start(person)
+    for kind in ("roi_calculator_used", "pricing_page_viewed", "comparison_viewed",
+                 "pricing_page_viewed", "case_study_downloaded"):
+        await loop.event(person, kind)
+    task = loop.open_task(person)
+    assert task.tier == 3
+    try:
+        await loop.event(person, "demo_requested")
+        urgent = loop.open_task(person)
+        assert urgent.id == task.id and urgent.tier == 1  # the same task, not a second one
+        assert urgent.due_at < task.due_at
+        assert abs(urgent.due_at - (tuesday_ten + timedelta(minutes=30))) < timedelta(minutes=1)
+        assert urgent.timeline[-1]["kind"] == "retiered"
+        (retiered,) = await loop.journal(person, "retiered")
+        assert (retiered.data["from"], retiered.data["to"]) == (3, 1)
+        owner_mail = f"{task.owner}@northwind.example"
+        assert len(loop.mail_to(owner_mail)) == 2 and "Tier 1" in loop.mail_to(owner_mail)[-1]
+    finally:
+        await loop.client.get_workflow_handle(workflow_id_for(person.id)).terminate("done")
