@@ -156,6 +156,22 @@ def test_a_reroute_moves_the_task_and_clears_the_breach(store: Store, now: datet
         2, "from Bob Ray to Cy (round_robin)")
 
 
+def test_a_task_is_made_more_urgent_but_never_less(store: Store, now: datetime) -> None:
+    _open(store, now, tier=3, due_at=now + timedelta(days=3))
+    store.breach_task("t-1", at=now, detail="late")
+
+    assert store.retier_task("t-1", tier=1, due_at=now + timedelta(minutes=30), at=now,
+                             detail="now tier 1: asked for a demo") is True
+    assert store.retier_task("t-1", tier=2, due_at=now + timedelta(hours=8), at=now,
+                             detail="now tier 2") is True  # nothing to do: already tier 1
+
+    task = _task(store)
+    assert (task.tier, task.due_at, task.breached_at) == (1, now + timedelta(minutes=30), None)
+    assert _kinds(store) == ["opened", "sla_breached", "retiered"]
+    store.close_task("t-1", status="accepted", at=now, by="ann")
+    assert store.retier_task("t-1", tier=1, due_at=now, at=now, detail="x") is False
+
+
 def test_a_closed_task_is_neither_breached_nor_rerouted(store: Store, now: datetime) -> None:
     _open(store, now)
     store.close_task("t-1", status="rejected", at=now, by="ann", reason="no_business_need")
