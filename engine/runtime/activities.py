@@ -152,11 +152,24 @@ class NurtureActivities:
         """Write the sales task once, whatever the retries."""
         handoff: dict[str, Any] = input.handoff.model_dump(mode="json") if input.handoff else {}
         opener = input.handoff.suggested_opener if input.handoff else ""
-        created = await self._db(lambda: self.store.create_sales_task(
-            id=input.task_id, lead_id=input.lead.id, kind=input.kind, tier=input.tier,
-            reason=input.reason, opener=opener, handoff=handoff, now=input.now,
-            due_at=input.due_at))
-        return Done(changed=created)
+
+        def work() -> bool:
+            if self.store.sales_task(input.task_id) is not None:
+                return False  # a retry: the first attempt's owner stands
+            owner, name, rule = None, None, ""
+            if input.owner is not None:
+                owner, name, rule = input.owner.rep_id, input.owner.name, "owner of the open task"
+            elif input.routing is not None:
+                chosen = route(input.lead, input.routing, self.store.open_task_counts(),
+                               self.store.next_turn())
+                owner, name, rule = (chosen.rep_id, input.routing.rep(chosen.rep_id).name,
+                                     chosen.rule)
+            return self.store.create_sales_task(
+                id=input.task_id, lead_id=input.lead.id, kind=input.kind, tier=input.tier,
+                reason=input.reason, opener=opener, handoff=handoff, now=input.now,
+                due_at=input.due_at, owner=owner, owner_name=name, route_rule=rule)
+
+        return Done(changed=await self._db(work))
 
     @activity.defn(name="open_sales_task")
     async def open_sales_task(self, input: OpenTaskInput) -> OpenedTask:

@@ -352,8 +352,10 @@ class LeadWorkflow:
         for trigger in r.triggers_for(s, event, now):
             s.fired[trigger.name] = now
             for action in trigger.actions:
-                if s.phase in (Phase.RECYCLED, Phase.SALES) and action.kind != "escalate":
-                    continue  # no email while resting or with sales; a hand-raise still counts
+                if s.phase == Phase.RECYCLED and action.kind != "escalate":
+                    continue  # a resting lead gets no email; a hand-raise still counts
+                if s.phase == Phase.SALES and action.kind not in r.SALES_ACTIONS:
+                    continue  # with sales: no email, but the owner hears what happens
                 if action.kind in _PRIORITY:
                     self._want(action)
                 else:
@@ -392,9 +394,12 @@ class LeadWorkflow:
         elif isinstance(action, NotifySalesAction):
             self.s.seq += 1
             now = workflow.now()
+            open_task = self.s.escalation
             await _call("create_sales_task", SalesTaskInput(
                 task_id=f"{self.s.lead.id}:alert:{self.s.seq}", lead=self.s.lead, kind="alert",
-                tier=2, reason=action.reason, now=now))
+                tier=2, reason=action.reason, now=now,
+                owner=open_task.owner if open_task else None,
+                routing=self.s.playbook.sales.routing))
             self.s.alerts.append(f"{now.isoformat()} {action.reason}")
 
     # --- waiting -------------------------------------------------------------------------

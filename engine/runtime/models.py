@@ -17,6 +17,7 @@ from engine.events import Event
 from engine.feedback import RejectReason
 from engine.handoff import HandoffPackage
 from engine.leads import LeadProfile
+from engine.routing import RoutingRules
 from engine.scoring import Scores
 
 
@@ -260,6 +261,8 @@ class SalesTaskInput(BaseModel):
     handoff: HandoffPackage | None = None
     now: datetime
     due_at: datetime | None = None
+    owner: TaskOwner | None = None  # an alert goes to the open task's owner, if any
+    routing: RoutingRules | None = None  # else to whom these rules route the lead
 
 
 class OpenTaskInput(BaseModel):

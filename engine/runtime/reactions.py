@@ -20,6 +20,9 @@ MAX_SEEN_IDS = 5_000
 MAX_EMAILS = 200
 MAX_JOURNAL = 2_000
 QUIET_PHASES = frozenset({Phase.SUPPRESSED, Phase.SALES, Phase.SQL})
+# What a trigger may still do while the lead is with sales: make the task more urgent, or
+# tell its owner (no email goes to the lead then).
+SALES_ACTIONS = frozenset({"escalate", "notify_sales"})
 
 
 def current_track(state: LeadState) -> TrackSpec | None:
@@ -75,8 +78,8 @@ def _trigger_applies(trigger: Trigger, state: LeadState, event: Event, now: date
         if state.phase not in trigger.phases:
             return False
     elif state.phase in QUIET_PHASES and not (
-            state.phase == Phase.SALES and any(a.kind == "escalate" for a in trigger.actions)):
-        return False  # with sales, only a hand-raise still counts (it can make a task urgent)
+            state.phase == Phase.SALES and any(a.kind in SALES_ACTIONS for a in trigger.actions)):
+        return False  # with sales, only a hand-raise or news for the owner still counts
     fired = state.fired.get(trigger.name)
     if fired is not None:
         if trigger.once:

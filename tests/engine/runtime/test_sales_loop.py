@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -29,6 +29,7 @@ from worker.assembly import build_activities, build_worker
 from workflows import PLAYBOOK
 
 NEW_YORK = ZoneInfo("America/New_York")
+T = TypeVar("T")
 
 
 @dataclass
@@ -70,6 +71,14 @@ class Loop:
     async def journal(self, lead: LeadProfile, kind: str) -> list[JournalEntry]:
         page = await lead_journal(self.client, lead.id)
         return [entry for entry in page.entries if entry.kind == kind]
+
+    async def eventually(self, check: Callable[[], T], seconds: float = 10) -> T:
+        """`check()` once it is truthy (work started by another workflow lands later)."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not (found := check()):
+            assert asyncio.get_running_loop().time() < deadline, "condition never held"
+            await asyncio.sleep(0.05)
+        return found
 
     def mail_to(self, address: str) -> list[str]:
         return [str(m["Subject"]) for m in self.transport.sent if m["To"] == address]
@@ -384,3 +393,23 @@ async def test_a_demo_request_while_a_tier_3_task_waits_makes_it_tier_1(loop: Lo
         assert len(loop.mail_to(owner_mail)) == 2 and "Tier 1" in loop.mail_to(owner_mail)[-1]
     finally:
         await loop.client.get_workflow_handle(workflow_id_for(person.id)).terminate("done")
+
+
+async def test_alerts_reach_the_open_tasks_owner_or_the_routed_rep(loop: Loop) -> None:
+    person = lead(source="newsletter")
+    async with escalated(loop, person) as task:
+        colleague = lead(company_domain=person.company_domain, first_name="Raj",
+                         title="Head of Sales Ops", email=f"raj@{person.company_domain}")
+        await loop.start(colleague)
+        alerts = await loop.eventually(lambda: [
+            t for t in loop.store.sales_tasks(person.id) if t.kind == "alert"])
+        assert [(a.owner, a.route_rule) for a in alerts] == [
+            (task.owner, "owner of the open task")]
+        assert "same account" in alerts[0].reason
+
+        await loop.event(colleague, "pricing_page_viewed")
+        (routed,) = await loop.eventually(lambda: [
+            t for t in loop.store.sales_tasks(colleague.id)
+            if t.kind == "alert" and "pricing" in t.reason])
+        assert routed.owner in ("jordan", "sam") and routed.route_rule.startswith("territory")
+        await loop.client.get_workflow_handle(workflow_id_for(colleague.id)).terminate("done")
