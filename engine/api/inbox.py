@@ -202,18 +202,22 @@ async def inbox(request: Request, status: str = "open", tier: str = "", owner: s
     if session is None:
         return _redirect("/inbox/login")
     viewer = session[0]
-    status = status if status in (*STATUSES, "all") else "open"
+    status = status if status in (*STATUSES, "all", "alerts") else "open"
     tier_number = int(tier) if tier in ("1", "2", "3") else None
     error: DeskError | None = None
+    alerts = status == "alerts"  # news about the rep's leads: a colleague, a pricing visit
     try:
-        page = await ctx.desk.list(viewer, status=status, owner=owner or None,
-                                   tier=tier_number, limit=PAGE_SIZE, offset=max(offset, 0))
+        page = await ctx.desk.list(viewer, status="all" if alerts else status,
+                                   kind="alert" if alerts else "escalation",
+                                   owner=owner or None, tier=tier_number, limit=PAGE_SIZE,
+                                   offset=max(offset, 0))
     except DeskError as err:
         error, page = err, None
     zone, now = ctx.desk.timezone(viewer), datetime.now(UTC)
     rows = [{"task": t, "url": task_url(t.id), "sla": task_sla(t.status, t.due_at, now),
              "overdue": t.status == "open" and t.due_at is not None and t.due_at < now,
-             "due": _when(t.due_at, zone)} for t in (page.tasks if page else [])]
+             "due": _when(t.due_at, zone), "created": _when(t.created_at, zone)}
+            for t in (page.tasks if page else [])]
     query = {"status": status, "tier": tier, "owner": owner if viewer.is_manager else ""}
 
     def link(**changes: Any) -> str:
@@ -224,7 +228,7 @@ async def inbox(request: Request, status: str = "open", tier: str = "", owner: s
     return _page(ctx, "list.html", error.status if error else 200, **_chrome(ctx, *session),
                  rows=rows, total=total, status=status, tier=tier, owner=query["owner"],
                  error=error.message if error else None,
-                 tabs=[(s, link(status=s, offset=0)) for s in (*STATUSES, "all")],
+                 tabs=[(s, link(status=s, offset=0)) for s in (*STATUSES, "all", "alerts")],
                  reps=_reps(ctx.playbook),
                  previous=link(offset=max(offset - PAGE_SIZE, 0)) if offset > 0 else None,
                  next=link(offset=offset + PAGE_SIZE) if offset + PAGE_SIZE < total else None,

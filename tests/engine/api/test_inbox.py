@@ -130,6 +130,19 @@ async def test_a_rep_sees_their_tasks_with_tier_sla_owner_and_reason(desk: Desk)
         "bo:escalation:4", "web/eve:escalation:9"]
 
 
+async def test_the_alerts_tab_lists_the_reps_alerts_without_an_sla(desk: Desk) -> None:
+    await sign_in(desk.http, desk.tokens["jordan"])
+    tasks = (await desk.http.get("/inbox")).text
+    alerts = (await desk.http.get("/inbox", params={"status": "alerts"})).text
+
+    assert "ana:alert:7" not in tasks and 'data-testid="tab-alerts"' in tasks
+    assert re.findall(r'data-testid="task-row" data-task-id="([^"]+)"', alerts) == [
+        "ana:alert:7"]
+    assert "no SLA" in alerts and "status-alert" in alerts
+    await sign_in(desk.http, desk.tokens["sam"])
+    assert "ana:alert:7" not in (await desk.http.get("/inbox?status=alerts")).text
+
+
 async def test_a_manager_sees_everyones_tasks_and_overdue_ones_first(desk: Desk) -> None:
     await sign_in(desk.http, desk.tokens["priya"])
     page = (await desk.http.get("/inbox")).text
