@@ -102,7 +102,7 @@ def commit() -> str:
     def git(*args: str) -> str:
         return subprocess.run(["git", "--no-optional-locks", *args], capture_output=True,
                               text=True, check=False,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
+                              cwd=Path(__file__).resolve().parent.parent).stdout.strip()
 
     changed = git("status", "--porcelain", "--", "engine", "worker", "workflows")
     return git("rev-parse", "--short", "HEAD") + (" + local changes" if changed else "")
@@ -121,6 +121,8 @@ def report(run: Run, command: str, target: float) -> str:
                f"{target:.0f} ms: **{'met' if p99 < target else 'MISSED'}**")
     notes = [f"seed: {run.seeding}",
              *(f"{t.name}: {len(t.api):,} requests; {t.note}" for t in run.endpoints if t.note),
+             "slowest request: " + ", ".join(
+                 f"{t.name} #{t.api.index(max(t.api)) + 1}" for t in run.endpoints),
              "this process's garbage collections while a timed request was out: " + ", ".join(
                  f"{t.name} {len(t.client_gc)}" + (f" (longest {max(t.client_gc):.1f} ms)"
                                                    if t.client_gc else "")
