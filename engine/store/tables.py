@@ -126,8 +126,6 @@ class SalesTaskRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_sales_tasks_status_due", "status", "due_at"),
         Index("ix_sales_tasks_owner_status_due", "owner", "status", "due_at"),
-        # A manager's view filtered by tier, whatever the status.
-        Index("ix_sales_tasks_kind_tier_due", "kind", "tier", "due_at", "created_at", "id"),
     )
 
     id: str = Field(primary_key=True)
