@@ -43,9 +43,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from inbox_report import Meter, commit, percentiles, record, report
+from inbox_report import Meter, percentiles, record, report
 from inbox_seed import MANAGER, Seeded, reps, seed
-from ingest_stack import _CHILDREN, Part, Role, _process_cpu, free_port
+from ingest_stack import Part, Role, _process_cpu, commit, free_port, run_guarded
 
 from engine.store import Store
 from engine.store.connect import scratch_schema
@@ -328,15 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = " ".join([".venv/bin/python bench/inbox.py", *(argv or sys.argv[1:])])
     run = Run("PostgreSQL" if options.database_url else "SQLite file (WAL)", options.tasks,
               commit=commit(), load_before=os.getloadavg())
-    try:
-        asyncio.run(run_bench(options, run))
-    except (KeyboardInterrupt, asyncio.CancelledError):
+    if not run_guarded(run_bench(options, run)):
         print("interrupted: server stopped, temp dir removed")
         return 130
-    finally:
-        for pid in _CHILDREN - {0}:  # only when a clean stop was itself interrupted
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
     run.load_after = os.getloadavg()
     section = report(run, command, TARGET_P99_MS)
     if options.record:

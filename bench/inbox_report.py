@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -13,7 +12,7 @@ from pathlib import Path
 from statistics import quantiles
 from typing import TYPE_CHECKING
 
-from ingest_stack import _machine_busy, _process_cpu
+from ingest_stack import _machine_busy, _process_cpu, commit
 
 if TYPE_CHECKING:  # annotations only: inbox.py itself runs as __main__
     from inbox import Run
@@ -94,18 +93,6 @@ def machine(database: str) -> str:
                       f"RAM {memory / 1024 ** 2:.1f} GiB", f"Python {sys.version.split()[0]}",
                       f"SQLite {sqlite3.sqlite_version}" if database.startswith("SQLite")
                       else database])
-
-
-def commit() -> str:
-    """The checked-out commit, marked when the code under test has local changes (read
-    without taking git's index lock: others work in this checkout at the same time)."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "--no-optional-locks", *args], capture_output=True,
-                              text=True, check=False,
-                              cwd=Path(__file__).resolve().parent.parent).stdout.strip()
-
-    changed = git("status", "--porcelain", "--", "engine", "worker", "workflows")
-    return git("rev-parse", "--short", "HEAD") + (" + local changes" if changed else "")
 
 
 def report(run: Run, command: str, target: float) -> str:

@@ -49,7 +49,7 @@ from ingest_load import (
     track_call,
     wall,
 )
-from ingest_report import commit, report
+from ingest_report import report
 from ingest_stack import (
     _CHILDREN,
     BACKGROUND_RATE,
@@ -61,7 +61,9 @@ from ingest_stack import (
     RawEvent,
     Role,
     child_main,
+    commit,
     free_port,
+    run_guarded,
 )
 from sqlalchemy import text
 from temporalio.client import Client
@@ -400,15 +402,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command = " ".join([".venv/bin/python bench/ingest.py", *(argv or sys.argv[1:])])
     run = Run(commit=commit(), load_before=os.getloadavg())
-    try:
-        asyncio.run(run_bench(options, run))
-    except (KeyboardInterrupt, asyncio.CancelledError):
+    if not run_guarded(run_bench(options, run)):
         print("interrupted: child processes stopped, temp dir removed")
         return 130
-    finally:
-        for pid in _CHILDREN - {0}:  # only when a clean stop was itself interrupted
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
     run.load_after = os.getloadavg()
     section = report(run, options, command)
     if options.record:

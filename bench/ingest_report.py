@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest_stack import ACCEPT_TARGET, P50_TARGET, P99_TARGET, RATIO_TARGET
+from ingest_stack import ACCEPT_TARGET, P50_TARGET, P99_TARGET, RATIO_TARGET, commit
 
 from worker.temporal_server import temporal_path
 
@@ -100,16 +100,6 @@ def machine() -> dict[str, str]:
     return {"nproc": str(len(os.sched_getaffinity(0))), "CPU": model,
             "RAM": f"{memory / 1024 ** 2:.1f} GiB", "Python": sys.version.split()[0],
             "SQLite": sqlite3.sqlite_version, "temporal CLI": version}
-
-
-def commit() -> str:
-    """The checked-out commit, marked when the code under test has local changes."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=False,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
-
-    changed = git("status", "--porcelain", "--", "engine", "worker", "workflows")
-    return git("rev-parse", "--short", "HEAD") + (" + local changes" if changed else "")
 
 
 def report(run: Run, options: argparse.Namespace, command: str) -> str:

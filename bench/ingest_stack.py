@@ -9,9 +9,10 @@ import contextlib
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +46,32 @@ AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safar
 # What this file imports, passed through the raw counter's sandbox rather than re-imported.
 _IMPORTED = ("engine", "httpx", "pydantic", "sqlalchemy", "uvicorn", "worker")
 _CHILDREN: set[int] = set()  # process ids to kill for sure if a clean stop does not happen
+
+
+def run_guarded(work: Coroutine[Any, Any, None]) -> bool:
+    """Run a bench's main coroutine; False if Ctrl-C stopped it. Child processes a clean
+    stop did not reach (it was itself interrupted) are killed either way."""
+    try:
+        asyncio.run(work)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return False
+    finally:
+        for pid in _CHILDREN - {0}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def commit() -> str:
+    """The checked-out commit, marked when the code under test has local changes (read
+    without taking git's index lock: others may work in this checkout at the same time)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "--no-optional-locks", *args], capture_output=True,
+                              text=True, check=False,
+                              cwd=Path(__file__).resolve().parent.parent).stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "engine", "worker", "workflows")
+    return git("rev-parse", "--short", "HEAD") + (" + local changes" if changed else "")
 
 
 # --- the raw baseline: a workflow that only counts ------------------------------------------

@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 
 from temporalio import activity
 
+from engine.dsl.sales import SalesPolicy
 from engine.errors import DeliveryError, NurtureError, PermanentDeliveryError, TemplateError
+from engine.handoff import HandoffPackage
 from engine.mail import (
     EmailContext,
     MailTransport,
@@ -42,7 +44,7 @@ from engine.runtime.models import (
     TaskOwner,
 )
 from engine.sla import due_at, follow_up_until, owner_hours
-from engine.store import Store
+from engine.store import SalesTaskRow, Store
 
 T = TypeVar("T")
 
@@ -180,24 +182,11 @@ class NurtureActivities:
         """
         policy, lead = input.policy, input.lead
 
-        def owner_of(rep_id: str | None, rule: str) -> TaskOwner | None:
-            if rep_id is None or policy.routing is None:
-                return None
-            known = {rep.id: rep for rep in policy.routing.reps}
-            rep = known.get(rep_id)
-            if rep is None:
-                return TaskOwner(rep_id=rep_id, name=rep_id, email="", rule=rule)
-            return TaskOwner(rep_id=rep.id, name=rep.name, email=rep.email,
-                             timezone=rep.timezone or policy.hours.timezone, rule=rule)
-
         def stored() -> OpenedTask | None:
             row = self.store.sales_task(input.task_id)
             if row is None or row.due_at is None:
                 return None
-            return OpenedTask(owner=owner_of(row.owner, row.route_rule), due_at=row.due_at,
-                              follow_up_until=row.follow_up_until or row.due_at,
-                              handoff=input.handoff.model_validate(row.handoff),
-                              created=False)
+            return opened_from(row, policy, input.handoff.model_validate(row.handoff))
 
         def work() -> OpenedTask:
             existing = stored()
@@ -207,7 +196,7 @@ class NurtureActivities:
             if policy.routing is not None:
                 assignment = route(lead, policy.routing, self.store.open_task_counts(),
                                    self.store.next_turn())
-                owner = owner_of(assignment.rep_id, assignment.rule)
+                owner = task_owner(policy, assignment.rep_id, assignment.rule)
             hours = owner_hours(policy.hours, owner.timezone if owner else None)
             due = due_at(input.tier, input.now, hours, policy.tiers)
             until = follow_up_until(input.now, hours, policy.tiers)
@@ -250,31 +239,20 @@ class NurtureActivities:
             if row is None:
                 raise NurtureError(f"sales task {input.task_id} does not exist")
             if policy.routing is None or row.status != "open" or row.owner != input.current:
-                return self._as_opened(row, policy)
+                return opened_from(row, policy)
             assignment = reroute(input.current or policy.routing.reps[0].id, policy.routing,
                                  self.store.open_task_counts())
-            rep = policy.routing.rep(assignment.rep_id)
-            zone = rep.timezone or policy.hours.timezone
-            due = due_at(input.tier, input.now, owner_hours(policy.hours, zone), policy.tiers)
-            self.store.reassign_task(input.task_id, owner=rep.id, owner_name=rep.name,
+            owner = task_owner(policy, assignment.rep_id, assignment.rule)
+            assert owner is not None
+            due = due_at(input.tier, input.now, owner_hours(policy.hours, owner.timezone),
+                         policy.tiers)
+            self.store.reassign_task(input.task_id, owner=owner.rep_id, owner_name=owner.name,
                                      rule=assignment.rule, due_at=due, at=input.now)
             fresh = self.store.sales_task(input.task_id)
             assert fresh is not None
-            return self._as_opened(fresh, policy)
+            return opened_from(fresh, policy)
 
         return await self._db(work)
-
-    @staticmethod
-    def _as_opened(row: Any, policy: Any) -> OpenedTask:
-        owner = None
-        if row.owner and policy.routing is not None:
-            rep = next((r for r in policy.routing.reps if r.id == row.owner), None)
-            owner = TaskOwner(rep_id=row.owner, name=rep.name if rep else row.owner,
-                              email=rep.email if rep else "",
-                              timezone=(rep.timezone if rep else None) or policy.hours.timezone,
-                              rule=row.route_rule)
-        return OpenedTask(owner=owner, due_at=row.due_at,
-                          follow_up_until=row.follow_up_until or row.due_at, created=False)
 
     @activity.defn(name="retier_task")
     async def retier_task(self, input: RetierInput) -> OpenedTask:
@@ -289,18 +267,14 @@ class NurtureActivities:
             row = self.store.sales_task(input.task_id)
             if row is None:
                 raise NurtureError(f"sales task {input.task_id} does not exist")
-            return self._as_opened(row, policy)
+            return opened_from(row, policy)
 
         return await self._db(work)
 
     @activity.defn(name="note_task")
     async def note_task(self, input: TaskEventInput) -> Done:
         """Record an SLA breach (or another moment) on the task's own timeline, once."""
-        def work() -> bool:
-            row = self.store.sales_task(input.task_id)
-            if row is None or any(e.get("kind") == input.kind and e.get("detail") == input.detail
-                                  for e in row.timeline):
-                return False  # a retry after the write landed
+        def work() -> bool:  # the store skips an entry it already has (a retry)
             if input.kind == "sla_breached":
                 return self.store.breach_task(input.task_id, at=input.now, detail=input.detail)
             return self.store.note_task(input.task_id, kind=input.kind, detail=input.detail,
@@ -336,3 +310,24 @@ class NurtureActivities:
         return [self.register_lead, self.send_email, self.create_sales_task, self.suppress,
                 self.record_position, self.open_sales_task, self.reroute_task, self.retier_task,
                 self.note_task, self.close_sales_task]
+
+
+def task_owner(policy: SalesPolicy, rep_id: str | None, rule: str) -> TaskOwner | None:
+    """The owner a task shows for `rep_id`, with the zone their SLA clock runs in."""
+    if rep_id is None or policy.routing is None:
+        return None
+    rep = next((r for r in policy.routing.reps if r.id == rep_id), None)
+    if rep is None:  # a rep since removed from the rules keeps the tasks they hold
+        return TaskOwner(rep_id=rep_id, name=rep_id, email="",
+                         timezone=policy.hours.timezone, rule=rule)
+    return TaskOwner(rep_id=rep.id, name=rep.name, email=rep.email,
+                     timezone=rep.timezone or policy.hours.timezone, rule=rule)
+
+
+def opened_from(row: SalesTaskRow, policy: SalesPolicy,
+                handoff: HandoffPackage | None = None) -> OpenedTask:
+    """A stored task as the workflow sees it: owner, clocks and (if given) the package."""
+    assert row.due_at is not None  # escalations always have one
+    return OpenedTask(owner=task_owner(policy, row.owner, row.route_rule), due_at=row.due_at,
+                      follow_up_until=row.follow_up_until or row.due_at, handoff=handoff,
+                      created=False)

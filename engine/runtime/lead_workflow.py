@@ -17,6 +17,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from engine.business_hours import BusinessHours
     from engine.cadence import lead_zone, next_send_time
     from engine.dsl.conditions import evaluate, event_matches
     from engine.dsl.sales import NextStep
@@ -169,12 +170,16 @@ class LeadWorkflow:
         (SQL, suppression, another track, or a rest until a date) follows at once.
         """
         self._check_answer(answer)
+        return await self._close(answer, _STATUS[answer.action])
+
+    async def _close(self, answer: Feedback, status: str) -> FeedbackResult:
+        """Close the open task with `answer` (stored before anyone hears back) and leave
+        the lead's next step to the main loop."""
         s, now = self.s, workflow.now()
         escalation = s.escalation
         assert escalation is not None
         escalation.stage = "closing"
         plan = self._plan(answer)
-        status = _STATUS[answer.action]
         to_sql = (now - s.enrolled_at).total_seconds() if answer.action == "accept" else None
         next_step = "sales qualified lead: marketing nurture ends" if plan is None \
             else plan.describe()
@@ -631,7 +636,7 @@ class LeadWorkflow:
         elif escalation.reroute_at is not None and now >= escalation.reroute_at:
             await self._reroute()
 
-    def _owner_hours(self) -> Any:
+    def _owner_hours(self) -> BusinessHours:
         escalation = self.s.escalation
         assert escalation is not None
         zone = escalation.owner.timezone if escalation.owner else None
@@ -700,18 +705,7 @@ class LeadWorkflow:
                           reason=RejectReason.NO_RESPONSE, by="system",
                           note=f"no outcome within {self.s.playbook.sales.tiers.follow_up_days}"
                                " business days")
-        plan = self._plan(answer)
-        now = workflow.now()
-        escalation.stage = "closing"
-        next_step = plan.describe() if plan else "nurture"
-        await _call("close_sales_task", CloseTaskInput(
-            task_id=escalation.task_id, status="recycled", reason=RejectReason.NO_RESPONSE.value,
-            note=answer.note, by="system", next_step=next_step, now=now))
-        result = FeedbackResult(task_id=escalation.task_id, status="recycled",
-                                next_step=next_step, phase=self._phase_after(plan, None),
-                                at=now)
-        self.s.sales_outcome = result
-        self._decision = (answer, plan, result)
+        await self._close(answer, "recycled")
 
     async def _follow_decision(self) -> None:
         """Carry out sales' answer: SQL, suppression, another track, or a rest."""
