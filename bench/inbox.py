@@ -277,7 +277,7 @@ async def run_bench(options: argparse.Namespace, run: Run) -> None:
             url = (stack.enter_context(scratch_schema(options.database_url, "bench_inbox"))
                    if options.database_url else f"sqlite:///{folder / 'nurture.db'}")
             began = time.perf_counter()
-            with Store(url) as store:
+            with Store(url, upgrade=True) as store:
                 seeded = await asyncio.to_thread(seed, store, options.tasks,
                                                  datetime.now(UTC), random.Random(options.seed))
                 if options.database_url:

@@ -89,6 +89,7 @@ class Accept:
 async def measure_accept(label: str, database: str, temporal: str, folder: Path, events: int,
                          rng: random.Random, *, in_process: bool) -> Accept:
     """Events/s through /v1/batch with no relay running, then count the rows kept."""
+    Store(database, upgrade=True).dispose()
     api = Part(Role("api", database, temporal, free_port(), relay=False), folder,
                in_process=in_process)
     await api.start()
@@ -328,7 +329,7 @@ async def run_bench(options: argparse.Namespace, run: Run) -> None:
                     in_process=options.in_process))
             print(f"accept, relay off, PostgreSQL: {run.accepts[-1].load.rate:,.0f} events/s")
         db_file = folder / "nurture.db"
-        Store(f"sqlite:///{db_file}").dispose()  # tables first: two processes must not race
+        Store(f"sqlite:///{db_file}", upgrade=True).dispose()  # schema first, as an operator would
         api = Part(Role("api", f"sqlite:///{db_file}", server.address, free_port()), folder,
                    in_process=options.in_process)
         worker = Part(Role("worker", f"sqlite:///{db_file}", server.address), folder,

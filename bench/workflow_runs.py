@@ -46,7 +46,7 @@ async def measure(name: str, runner: SandboxedWorkflowRunner, leads: int) -> Non
         test_server_existing_path=test_server_path())
     async with env:
         with tempfile.TemporaryDirectory() as folder:
-            store = Store(f"sqlite:///{folder}/bench.db")
+            store = Store(f"sqlite:///{folder}/bench.db", upgrade=True)
             activities = build_activities(Settings(), store, MemoryTransport())
             worker = Worker(env.client, task_queue="bench", workflows=[LeadWorkflow],
                             activities=activities.all(), workflow_runner=runner)

@@ -5,6 +5,7 @@
     ├── TemplateError       a template is missing or fails to render
     ├── ScenarioError       a simulation scenario is malformed (names the field)
     ├── ConfigError         a setting is missing or has a bad value
+    │   └── SchemaError     the database schema is not the one this code needs (names the command)
     ├── PayloadError        an HTTP request body is malformed (names the field)
     └── DeliveryError       an email could not be delivered
         └── PermanentDeliveryError   retrying will not help (5.x.x, suppressed address)
@@ -38,6 +39,11 @@ class ScenarioError(NurtureError):
 
 class ConfigError(NurtureError):
     """A setting is missing or has a bad value."""
+
+
+class SchemaError(ConfigError):
+    """The database's schema is not at the revision this code needs; the message says which
+    command brings it there (usually `nurture db upgrade`)."""
 
 
 class PayloadError(NurtureError, ValueError):

@@ -3,7 +3,8 @@ stack (uvicorn, relay, worker) on a server of its own for the HTTP tests."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from engine.store import revisions
 from tests.stack import Stack, running_stack
 from worker.simulate import quiet_runtime, test_server_path
 
@@ -41,3 +43,14 @@ async def _stack(fresh_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterato
 
     async with running_stack(source, tmp_path, worker_client=fresh_env.client) as stack:
         yield stack
+
+
+@pytest.fixture(name="migrations_copy")
+def _migrations_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The schema revisions copied to a scratch folder that the engine reads instead of its
+    own, to draft or break revisions without touching the package."""
+    copy = Path(shutil.copytree(revisions.MIGRATIONS, tmp_path / "migrations"))
+    monkeypatch.setattr(revisions, "MIGRATIONS", copy)
+    revisions.scripts.cache_clear()
+    yield copy
+    revisions.scripts.cache_clear()

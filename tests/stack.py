@@ -89,7 +89,7 @@ async def running_stack(client_source: Callable[[], Awaitable[Client]], folder: 
     port = free_port()
     settings = Settings(write_keys=WRITE_KEY, base_url=f"http://127.0.0.1:{port}",
                         database_url=f"sqlite:///{folder}/nurture.db", **overrides)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     transport = MemoryTransport()
     queue = f"api-{uuid.uuid4().hex[:8]}"
     relay = Relay(store, PLAYBOOK, client_source, task_queue=queue, poll=0.2)

@@ -12,6 +12,7 @@ import typer
 from engine.dsl.spec import PlaybookSpec, SendAction, SendStep
 from engine.errors import NurtureError, ScenarioError
 from engine.settings import load_playbook, load_settings
+from worker.db_cli import db_app
 from worker.tasks_cli import tasks_app
 
 app = typer.Typer(help="Behavior-triggered B2B nurture on Temporal.", no_args_is_help=True,
@@ -20,6 +21,7 @@ tracks_app = typer.Typer(help="List, show and check the playbook's tracks.",
                          no_args_is_help=True)
 app.add_typer(tracks_app, name="tracks")
 app.add_typer(tasks_app, name="tasks")
+app.add_typer(db_app, name="db")
 
 PlaybookOption = Annotated[str | None, typer.Option(
     "--playbook", help="Playbook as 'module:NAME' (default: NURTURE_PLAYBOOK or "
@@ -168,11 +170,9 @@ def api(host: Annotated[str | None, typer.Option(help="Interface (default NURTUR
         port: Annotated[int | None, typer.Option(help="Port (default NURTURE_API_PORT, "
                                                       "8000).")] = None) -> None:
     """Run the HTTP API and its relay to Temporal (NURTURE_WRITE_KEYS, TEMPORAL_ADDRESS, ...)."""
-    import logging
+    from worker.serve import log_to_stderr, serve_api
 
-    from worker.serve import serve_api
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    log_to_stderr()
     try:
         settings = load_settings()
         asyncio.run(serve_api(settings, host=host, port=port))

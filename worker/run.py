@@ -9,12 +9,12 @@ from temporalio.client import Client
 from engine.runtime import connect_from
 from engine.settings import Settings, load_playbook
 from worker.assembly import build_activities, build_worker, smtp_from
-from worker.serve import open_store
+from worker.serve import log_to_stderr, open_store
 
 
 async def run_worker(settings: Settings) -> None:
     """Connect to Temporal and run lead workflows until stopped."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    log_to_stderr()
     await serve_worker(settings)
 
 

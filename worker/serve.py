@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import uvicorn
@@ -15,8 +16,16 @@ from engine.settings import Settings, load_playbook
 from engine.store import Store
 
 
+def log_to_stderr() -> None:
+    """INFO logs on stderr, as `nurture api` and `nurture worker` write them; Alembic's
+    note on every schema check ("Context impl …") is left out."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+
+
 def open_store(settings: Settings) -> Store:
-    """The store the settings name (creating a SQLite file's folder on first use)."""
+    """The store the settings name (creating a SQLite file's folder on first use); a schema
+    that is not at the newest revision raises SchemaError naming `nurture db upgrade`."""
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True,
                                                                            exist_ok=True)

@@ -137,7 +137,7 @@ async def _run(scenario: Scenario, playbook: PlaybookSpec, settings: Settings,
     transport = MemoryTransport()
     queue = f"simulate-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as folder:
-        store = given or Store(f"sqlite:///{folder}/simulation.db")
+        store = given or Store(f"sqlite:///{folder}/simulation.db", upgrade=True)
         activities = build_activities(settings, store, transport)
         try:
             async with build_worker(env.client, activities, queue):

@@ -2,7 +2,8 @@
 suppressions.
 
 SQLite file by default (`sqlite:///nurture.db`), PostgreSQL by URL
-(`postgresql+psycopg://user@host/db`). Every datetime read back is aware UTC.
+(`postgresql+psycopg://user@host/db`). Every datetime read back is aware UTC. The schema
+changes only through the Alembic revisions in `migrations/` (`upgrade_schema`).
 
     store = Store("sqlite:///nurture.db")
     if store.record_event(lead.id, event, now=now):
@@ -14,6 +15,7 @@ from engine.store.connect import EXPECTED_FORMS, mask_password, parse_database_u
 from engine.store.database import Store
 from engine.store.inbound import Inbound, LeadDelivery
 from engine.store.sales import SalesTaskView
+from engine.store.schema import SchemaStatus, SchemaUpgrade, schema_status, upgrade_schema
 from engine.store.sends import OUTCOME_UNKNOWN, SendClaim
 from engine.store.tables import (
     EmailSendRow,
@@ -47,6 +49,8 @@ __all__ = [
     "SalesTaskRow",
     "SalesTaskView",
     "SalesTokenRow",
+    "SchemaStatus",
+    "SchemaUpgrade",
     "SendClaim",
     "SendStatus",
     "Store",
@@ -56,4 +60,6 @@ __all__ = [
     "as_utc",
     "mask_password",
     "parse_database_url",
+    "schema_status",
+    "upgrade_schema",
 ]

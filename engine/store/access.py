@@ -11,16 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, text, update
+from sqlalchemy import ColumnElement, Engine, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel
 
 from engine.errors import ConfigError, NurtureError
 from engine.store.connect import connect, mask_password
-from engine.store.tables import TABLES
-
-# Any fixed number works: it only has to be the same in every process creating tables.
-_SCHEMA_LOCK = 7_106_119
+from engine.store.schema import require_current_schema, upgrade_schema
 
 
 class RecordNotFoundError(NurtureError, LookupError):
@@ -28,32 +25,34 @@ class RecordNotFoundError(NurtureError, LookupError):
 
 
 class TableAccess:
-    """An engine with the store's tables created, and the few ways the store writes rows."""
+    """An engine on a database whose schema is current, and the few ways the store writes rows.
 
-    def __init__(self, url: str) -> None:
+    `upgrade=True` applies the revisions the database lacks first (under the schema lock);
+    otherwise a schema that is not at the newest revision raises SchemaError naming
+    `nurture db upgrade`.
+    """
+
+    def __init__(self, url: str, *, upgrade: bool = False) -> None:
         self.url = mask_password(url)
         self.engine: Engine = connect(url)
         try:
-            self._create_tables()
+            if upgrade:
+                upgrade_schema(self.engine)
+            else:
+                require_current_schema(self.engine)
         except OperationalError as exc:
             self.engine.dispose()
             raise ConfigError(
                 f"cannot open database {self.url!r}: {exc.orig}; check that the server is "
                 "running, the database exists, and (for SQLite) the folder exists"
             ) from exc
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
-
-    def _create_tables(self) -> None:
-        tables = [SQLModel.metadata.tables[str(table.__tablename__)] for table in TABLES]
-        with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # Workers starting together would otherwise race to create the same table.
-                lock = text("SELECT pg_advisory_xact_lock(:key)")
-                connection.execute(lock, {"key": _SCHEMA_LOCK})
-            SQLModel.metadata.create_all(connection, tables=tables)
 
     def _insert_once(self, row: SQLModel) -> bool:
         """Insert the row; False if its primary key is already taken."""

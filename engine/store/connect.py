@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from engine.errors import ConfigError
 
@@ -67,6 +67,24 @@ def connect(url: str) -> Engine:
     engine = create_engine(parsed, connect_args={**connect_args, "timeout": 30.0})
     event.listen(engine, "connect", _use_write_ahead_log)
     return engine
+
+
+def connect_exclusive(url: str) -> Engine:
+    """A SQLite file engine whose every transaction starts with `BEGIN EXCLUSIVE`, so one
+    process at a time changes the schema; the others wait (up to five minutes) for it."""
+    parsed = parse_database_url(url)
+    if parsed.get_backend_name() != "sqlite" or is_in_memory(parsed):
+        raise ValueError(f"connect_exclusive needs a SQLite file, not {mask_password(url)!r}")
+    # The driver must not open transactions of its own: the "begin" listener opens each one.
+    engine = create_engine(parsed, poolclass=NullPool, connect_args={
+        "check_same_thread": False, "timeout": 300.0, "isolation_level": None})
+    event.listen(engine, "connect", _use_write_ahead_log)
+    event.listen(engine, "begin", _begin_exclusive)
+    return engine
+
+
+def _begin_exclusive(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN EXCLUSIVE")
 
 
 def _use_write_ahead_log(dbapi_connection: Any, _record: Any) -> None:

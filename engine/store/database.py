@@ -27,13 +27,15 @@ class Store(EmailSendLedger, InboundLedger, SalesLedger):
     """Leads, inbound events, email sends, sales tasks and suppressions in one database.
 
     `Store("sqlite:///nurture.db")` for one machine, `Store("postgresql+psycopg://…")` to
-    scale out; the tables are created on first use. A bad URL raises `ConfigError`.
+    scale out. The schema must be at the newest revision (`nurture db upgrade` brings it
+    there) or `SchemaError` says so; `Store(url, upgrade=True)` upgrades it first, as
+    `nurture dev` does. A bad URL raises `ConfigError`.
     """
 
     @classmethod
     def temporary(cls) -> Store:
         """A private in-memory SQLite store, gone when disposed (for tests and simulations)."""
-        return cls("sqlite://")
+        return cls("sqlite://", upgrade=True)
 
     def __enter__(self) -> Store:
         return self

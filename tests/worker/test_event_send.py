@@ -8,6 +8,7 @@ from pathlib import Path
 from temporalio.client import Client
 from typer.testing import CliRunner
 
+from engine.store import Store
 from tests.stack import WRITE_KEY, running_stack
 from worker.cli import app
 
@@ -55,7 +56,9 @@ def test_event_send_rejects_a_property_without_a_value() -> None:
 
 
 def test_api_refuses_to_start_without_write_keys(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/n.db"
+    Store(url, upgrade=True).dispose()  # as `nurture db upgrade` leaves it
     result = runner.invoke(app, ["api"], env={
-        "NURTURE_WRITE_KEYS": "", "NURTURE_DATABASE_URL": f"sqlite:///{tmp_path}/n.db"})
+        "NURTURE_WRITE_KEYS": "", "NURTURE_DATABASE_URL": url})
     assert result.exit_code == 1
     assert "NURTURE_WRITE_KEYS is empty" in result.output

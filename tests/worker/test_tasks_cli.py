@@ -23,7 +23,7 @@ from worker.cli import app
 def _env(tmp_path: Path) -> Iterator[dict[str, str]]:
     """Settings naming a seeded SQLite file and a Temporal address nobody listens on."""
     url = f"sqlite:///{tmp_path}/nurture.db"
-    store = Store(url)
+    store = Store(url, upgrade=True)
     seed(store, datetime.now(UTC))
     store.dispose()
     yield {"NURTURE_DATABASE_URL": url, "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",

@@ -72,7 +72,7 @@ def _server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     config = Settings(write_keys=WRITE_KEY, base_url=f"http://127.0.0.1:{port}",
                       database_url=f"sqlite:///{folder}/nurture.db")
-    store = Store(config.database_url)
+    store = Store(config.database_url, upgrade=True)
     long_ago = datetime.now(UTC) - timedelta(days=3)
     store.upsert_lead(LeadProfile(id=LEAD_ID, email="fuzz@acme-analytics.io"), now=long_ago)
     store.begin_send(key=SEND_KEY, lead_id=LEAD_ID, to_address="fuzz@acme-analytics.io",

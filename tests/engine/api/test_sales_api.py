@@ -105,7 +105,7 @@ async def seeded_app(folder: Path, connect: Callable[[], Awaitable[Client]] = _u
                      **overrides: Any) -> AsyncIterator[Desk]:
     """The API over a seeded SQLite file, with a relay that cannot reach Temporal."""
     settings = Settings(write_keys="k", database_url=f"sqlite:///{folder}/sales.db", **overrides)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     now = datetime.now(UTC)
     tokens = seed(store, now)
     app = create_app(settings, store=store, playbook=PLAYBOOK,

@@ -98,7 +98,7 @@ async def test_21_quiet_days_after_engaging_switch_to_re_engagement(
 
 async def test_demo_request_escalates_to_tier_one_within_the_hour(
         env: WorkflowEnvironment, tmp_path: Any) -> None:
-    store = Store(f"sqlite:///{tmp_path}/s.db")
+    store = Store(f"sqlite:///{tmp_path}/s.db", upgrade=True)
     result = await run(env, [{"at": "P3D", "type": "demo_requested"}], until="P4D", store=store,
                        title="Marketing Coordinator", company_size=30)
     escalation = result.of_kind("escalation")[0]

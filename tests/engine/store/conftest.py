@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,7 @@ POSTGRES_MISSING = "NURTURE_TEST_DATABASE_URL is not set; PostgreSQL store tests
 def store_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """An empty store on a SQLite file, or in a fresh PostgreSQL schema of its own."""
     if request.param == "sqlite":
-        store = Store(f"sqlite:///{tmp_path / 'nurture.db'}")
+        store = Store(f"sqlite:///{tmp_path / 'nurture.db'}", upgrade=True)
         yield store
         store.dispose()
         return
@@ -31,9 +32,27 @@ def store_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
     if not server_url:
         pytest.skip(POSTGRES_MISSING)
     with scratch_schema(server_url, "store_test") as url:
-        store = Store(url)
+        store = Store(url, upgrade=True)
         yield store
         store.dispose()
+
+
+@pytest.fixture(
+    name="blank_database",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def blank_database_fixture(request: pytest.FixtureRequest,
+                           tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Makes URLs of empty databases: new SQLite files, or fresh PostgreSQL schemas."""
+    if request.param == "sqlite":
+        made = iter(range(1_000))
+        yield lambda: f"sqlite:///{tmp_path / f'blank-{next(made)}.db'}"
+        return
+    server_url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not server_url:
+        pytest.skip(POSTGRES_MISSING)
+    with ExitStack() as schemas:
+        yield lambda: schemas.enter_context(scratch_schema(server_url, "migration_test"))
 
 
 @pytest.fixture(name="now")

@@ -23,6 +23,8 @@ def test_the_front_door_lists_every_public_name() -> None:
             "SalesTaskRow",
             "SalesTaskView",
             "SalesTokenRow",
+            "SchemaStatus",
+            "SchemaUpgrade",
             "SendClaim",
             "SendStatus",
             "Store",
@@ -32,6 +34,8 @@ def test_the_front_door_lists_every_public_name() -> None:
             "as_utc",
             "mask_password",
             "parse_database_url",
+            "schema_status",
+            "upgrade_schema",
         ]
     )
     assert all(hasattr(engine.store, name) for name in engine.store.__all__)

@@ -57,7 +57,7 @@ def test_passwords_are_masked_even_with_an_at_sign() -> None:
 
 def test_a_sqlite_file_store_keeps_its_rows_across_reopening(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'nurture.db'}"
-    with Store(url) as store:
+    with Store(url, upgrade=True) as store:
         store.upsert_lead(LeadProfile(id="lead-1", email="ada@acme.io"), now=datetime.now(UTC))
 
     with Store(url) as reopened:

@@ -1,0 +1,22 @@
+"""${message}
+
+Revision ${up_revision}, after ${down_revision | comma,n}. Check the operations below against
+the models: autogenerate misses renames (it sees a drop and an add), server defaults a new
+NOT NULL column needs on a table with rows, and data that must move. Keep the revision
+forward-only; a database goes back by restoring its backup.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+${imports if imports else ""}
+revision = ${repr(up_revision)}
+down_revision: str | None = ${repr(down_revision)}
+branch_labels = ${repr(branch_labels)}
+depends_on = ${repr(depends_on)}
+
+
+def upgrade() -> None:
+    """Apply this revision (see the module docstring)."""
+    ${upgrades if upgrades else "pass"}
