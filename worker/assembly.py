@@ -68,7 +68,11 @@ def build_activities(settings: Settings, store: Store, transport: MailTransport
                                  webhook_secret=webhook_secret))
 
 
+WORKFLOWS: list[type] = [LeadWorkflow, *NOTICE_WORKFLOWS]
+"""Every workflow a worker runs (and the replay corpus replays)."""
+
+
 def build_worker(client: Client, activities: WorkerActivities, task_queue: str) -> Worker:
     """A worker for lead workflows, sales webhooks and their activities."""
-    return Worker(client, task_queue=task_queue, workflows=[LeadWorkflow, *NOTICE_WORKFLOWS],
+    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS,
                   activities=activities.all(), workflow_runner=lead_workflow_runner())
