@@ -27,7 +27,7 @@ from engine.events import Event
 from engine.leads import LeadProfile
 from engine.mail import MemoryTransport
 from engine.runtime import enroll, lead_journal, lead_state, send_events, workflow_id_for
-from engine.runtime.models import LeadSnapshot
+from engine.runtime.messages import LeadSnapshot
 from engine.settings import Settings
 from engine.store import Store
 from worker.assembly import build_activities, build_worker

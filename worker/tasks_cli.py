@@ -177,8 +177,8 @@ def _when(iso: str | None) -> str:
 
 def _answer(task_id: str, action: str, *, reason: str | None = None, note: str = "",
             until: datetime | None = None) -> None:
+    from engine.feedback import Feedback
     from engine.runtime.desk import outcome_message, reject_reason
-    from engine.runtime.models import Feedback
 
     def build() -> Feedback:
         return Feedback(task_id=task_id, action=action,  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from engine.api.context import ApiContext
 from engine.dsl.spec import PlaybookSpec
-from engine.feedback import RejectReason
+from engine.feedback import Feedback, RejectReason
 from engine.runtime.desk import (
     STATUSES,
     DeskError,
@@ -38,7 +38,6 @@ from engine.runtime.desk import (
     reject_reason,
     task_sla,
 )
-from engine.runtime.models import Feedback
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
 

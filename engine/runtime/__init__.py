@@ -10,11 +10,11 @@ from engine.runtime.client import (
     lead_state,
     send_events,
 )
-from engine.runtime.lead_workflow import LeadWorkflow, workflow_id_for
-from engine.runtime.models import JournalEntry, LeadSnapshot, LeadState, LeadWorkflowInput
+from engine.runtime.lead_workflow import LeadWorkflow
+from engine.runtime.messages import LeadSnapshot, LeadWorkflowInput, workflow_id_for
 
 __all__ = [
-    "DEFAULT_TASK_QUEUE", "JournalEntry", "LeadSnapshot", "LeadState", "LeadWorkflow",
+    "DEFAULT_TASK_QUEUE", "LeadSnapshot", "LeadWorkflow",
     "LeadWorkflowInput", "NurtureActivities", "connect", "connect_from", "enroll",
     "lead_journal", "lead_state", "send_events", "workflow_id_for",
 ]

@@ -13,13 +13,14 @@ from engine.dsl.spec import PlaybookSpec
 from engine.errors import ConfigError
 from engine.events import Event
 from engine.leads import LeadProfile
-from engine.runtime.lead_workflow import LeadWorkflow, workflow_id_for
-from engine.runtime.models import (
+from engine.runtime.lead_workflow import LeadWorkflow
+from engine.runtime.messages import (
     EventsSignal,
     JournalPage,
     JournalQuery,
     LeadSnapshot,
     LeadWorkflowInput,
+    workflow_id_for,
 )
 
 if TYPE_CHECKING:  # settings read files at import; the workflow sandbox must not

@@ -41,10 +41,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from engine.dsl.spec import PlaybookSpec
 from engine.errors import NurtureError
-from engine.feedback import RejectReason, parse_reason
+from engine.feedback import Feedback, FeedbackResult, RejectReason, parse_reason
 from engine.leads import LeadProfile
-from engine.runtime.lead_workflow import workflow_id_for
-from engine.runtime.models import Feedback, FeedbackResult, JournalPage, JournalQuery
+from engine.runtime.messages import JournalPage, JournalQuery, workflow_id_for
 from engine.store import SalesTaskKind, SalesTaskRow, SalesTaskView, Store, TaskStatus
 
 STATUSES = tuple(status.value for status in TaskStatus)

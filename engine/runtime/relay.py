@@ -27,8 +27,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from engine.dsl.spec import PlaybookSpec
 from engine.events import Event
 from engine.leads import LeadProfile
-from engine.runtime.lead_workflow import LeadWorkflow, workflow_id_for
-from engine.runtime.models import EventsSignal, LeadWorkflowInput
+from engine.runtime.lead_workflow import LeadWorkflow
+from engine.runtime.messages import EventsSignal, LeadWorkflowInput, workflow_id_for
 from engine.store import InboundKind, InboundRow, LeadDelivery, Store
 from engine.store.tables import ContactRow
 
