@@ -121,6 +121,19 @@ class LeadEffects:
 
     # --- the sales task ---------------------------------------------------------------------
 
+    async def _escalate(self, tier_hint: int | None, reason: str) -> None:
+        """Hand the lead to sales: a new task, or a more urgent tier for the open one."""
+        s = self.s
+        if s.phase in (Phase.SUPPRESSED, Phase.SQL):
+            return
+        tier = sla.tier_for(s, tier_hint)
+        if s.escalation is None:
+            await self._open_task(tier, reason)
+            return
+        s.position = None  # already with sales: no second task, but maybe more urgent
+        if tier < s.escalation.tier and s.escalation.stage != "closing":
+            await self._retier(tier, reason)
+
     async def _open_task(self, tier: int, reason: str) -> None:
         """Route the task, start its SLA clock and tell its owner."""
         s, now = self.s, workflow.now()

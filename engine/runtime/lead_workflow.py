@@ -10,7 +10,6 @@ decisions are pure functions in `engine.journey`; the activities it calls are in
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -23,8 +22,6 @@ with workflow.unsafe.imports_passed_through():
         EscalateAction,
         EventBranch,
         MoveAction,
-        NotifySalesAction,
-        SendAction,
         Step,
         SuppressAction,
     )
@@ -44,9 +41,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from engine.runtime.models import RegisterLeadInput, RegisterLeadResult
 
-from engine.runtime.lead_effects import LeadEffects, call
-
-_TIMEOUT, _INTERRUPT, _ROLL_OVER = "timeout", "interrupt", "continue_as_new"
+from engine.runtime.lead_effects import call
+from engine.runtime.lead_listening import ROLL_OVER, TIMEOUT, LeadListening
 
 
 class _ContinueAsNew(Exception):
@@ -54,7 +50,7 @@ class _ContinueAsNew(Exception):
 
 
 @workflow.defn(name="Lead")
-class LeadWorkflow(LeadEffects):
+class LeadWorkflow(LeadListening):
     """One lead's whole nurture life."""
 
     @workflow.init
@@ -144,7 +140,7 @@ class LeadWorkflow(LeadEffects):
                     await self._rest()
                 elif (step := steps.current_step(self.s)) is not None:
                     await self._run_step(step)
-                elif await self._sleep(None) == _ROLL_OVER:
+                elif await self._sleep(None) == ROLL_OVER:
                     raise _ContinueAsNew()
         except _ContinueAsNew:
             pass
@@ -190,71 +186,6 @@ class LeadWorkflow(LeadEffects):
             id=f"committee:{me.id}", type="buying_committee_signal", at=now,
             properties={"contacts": colleagues[:20]}))
 
-    # --- behavior ------------------------------------------------------------------------
-
-    async def _drain(self) -> None:
-        """Apply every pending event, then run the side actions they triggered."""
-        if self._rescore:
-            self._rescore = False
-            before, now = self.s.scores, workflow.now()
-            self.s.scores = reactions.rescore(self.s, now)
-            journal.note_scores(self.s, before, now)
-            for action in reactions.ready(self.s):
-                self._want(action)
-        while self._inbox or self._side:
-            while self._inbox:
-                event = self._inbox.pop(0)
-                reaction = reactions.react(self.s, event, workflow.now(), self._listening)
-                for action in reaction.wants:
-                    self._want(action)
-                self._side.extend((action, event) for action in reaction.side)
-                if self._matched is None:
-                    self._matched = reaction.matched
-            while self._side:
-                action, event = self._side.pop(0)
-                if isinstance(action, SendAction):
-                    outbox.queue(self.s, action, event, workflow.now())
-                elif isinstance(action, NotifySalesAction):
-                    await self._alert(action)
-
-    def _want(self, action: Action) -> None:
-        self._interrupt = reactions.decisive(self._interrupt, action)
-
-    async def _sleep(self, deadline: datetime | None) -> str:
-        """Wait until `deadline`, an interrupt, a matched event or a needed roll-over."""
-        while True:
-            await self._drain()
-            await self._flush_outbox()
-            if self._interrupt is not None:
-                return _INTERRUPT
-            if self._matched is not None or self._decision is not None:
-                return _INTERRUPT
-            now, silence_rule = workflow.now(), self.s.playbook.silence
-            silence = reactions.silence_deadline(self.s)
-            if silence is not None and now >= silence and silence_rule:
-                self._want(MoveAction(track=silence_rule.track, reason="no engagement for "
-                                      f"{silence_rule.after.days} days"))
-                return _INTERRUPT
-            if deadline is not None and now >= deadline:
-                return _TIMEOUT
-            if self._needs_roll_over():
-                return _ROLL_OVER
-            wakes = [t for t in (deadline, silence, *(p.not_before for p in self.s.outbox))
-                     if t is not None]
-            wake = min(wakes) if wakes else None
-            try:
-                await workflow.wait_condition(
-                    lambda: bool(self._inbox) or self._rescore or self._needs_roll_over()
-                    or self._decision is not None,
-                    timeout=max(wake - now, timedelta(seconds=1)) if wake else None)
-            except TimeoutError:
-                pass
-
-    def _needs_roll_over(self) -> bool:
-        info = workflow.info()
-        return info.is_continue_as_new_suggested() or \
-            info.get_current_history_length() > self._history_limit
-
     # --- the track -----------------------------------------------------------------------
 
     async def _run_step(self, step: Step) -> None:
@@ -264,11 +195,11 @@ class LeadWorkflow(LeadEffects):
             self._listening = wait.listening
             outcome = await self._sleep(wait.until)
             matched, self._listening, self._matched = self._matched, [], None
-            if outcome == _ROLL_OVER:
+            if outcome == ROLL_OVER:
                 raise _ContinueAsNew()
             if self._interrupt is not None:
                 return
-            timed_out = outcome == _TIMEOUT
+            timed_out = outcome == TIMEOUT
         decision = steps.decide(self.s, step, workflow.now(), timed_out=timed_out,
                                 matched=matched)
         if isinstance(decision, steps.Deliver):
@@ -315,18 +246,6 @@ class LeadWorkflow(LeadEffects):
 
     # --- with sales ----------------------------------------------------------------------
 
-    async def _escalate(self, tier_hint: int | None, reason: str) -> None:
-        s = self.s
-        if s.phase in (Phase.SUPPRESSED, Phase.SQL):
-            return
-        tier = sla.tier_for(s, tier_hint)
-        if s.escalation is None:
-            await self._open_task(tier, reason)
-            return
-        s.position = None  # already with sales: no second task, but maybe more urgent
-        if tier < s.escalation.tier and s.escalation.stage != "closing":
-            await self._retier(tier, reason)
-
     async def _sales_wait(self) -> None:
         """Wait for sales' answer under the SLA: breach → re-notify, then re-route, and
         recycle with reason 'no response' when the follow-up window closes."""
@@ -336,9 +255,9 @@ class LeadWorkflow(LeadEffects):
             await workflow.wait_condition(lambda: self._decision is not None)
             return
         outcome = await self._sleep(sla.wake_at(escalation))
-        if outcome == _ROLL_OVER:
+        if outcome == ROLL_OVER:
             raise _ContinueAsNew()
-        if outcome != _TIMEOUT or self.s.escalation is not escalation:
+        if outcome != TIMEOUT or self.s.escalation is not escalation:
             return
         due = sla.due(escalation, workflow.now())
         if due == "no_response":
@@ -375,9 +294,9 @@ class LeadWorkflow(LeadEffects):
         s = self.s
         assert s.resting_until is not None
         outcome = await self._sleep(s.resting_until)
-        if outcome == _ROLL_OVER:
+        if outcome == ROLL_OVER:
             raise _ContinueAsNew()
-        if outcome != _TIMEOUT or s.phase != Phase.RECYCLED:
+        if outcome != TIMEOUT or s.phase != Phase.RECYCLED:
             return
         track = s.resume_track or s.playbook.default_track
         s.resting_until, s.resume_track = None, None
