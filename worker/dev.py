@@ -26,9 +26,9 @@ from typing import Any
 from pydantic import SecretStr
 from temporalio.client import Client
 
+from engine.client import connect_from
 from engine.dsl.spec import PlaybookSpec
 from engine.errors import ConfigError, NurtureError
-from engine.runtime import connect_from
 from engine.settings import Settings, load_playbook, load_settings
 from engine.store import Store, mask_password
 from worker.run import serve_worker

@@ -6,7 +6,7 @@ import logging
 
 from temporalio.client import Client
 
-from engine.runtime import connect_from
+from engine.client import connect_from
 from engine.settings import Settings, load_playbook
 from worker.assembly import build_activities, build_worker, smtp_from
 from worker.serve import open_store

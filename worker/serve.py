@@ -9,8 +9,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from engine.api import create_app
-from engine.runtime import connect_from
-from engine.runtime.relay import Relay
+from engine.client import Relay, connect_from
 from engine.settings import Settings, load_playbook
 from engine.store import Store
 

@@ -21,7 +21,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 # Modules workflow code never executes; shared with the worker process, never re-imported.
 IO_MODULES = (
     "engine.store", "engine.mail", "engine.api", "engine.settings",
-    "engine.runtime.activities", "engine.runtime.client", "engine.runtime.relay",
+    "engine.runtime.activities", "engine.client",
     "sqlalchemy", "sqlmodel", "jinja2", "markupsafe", "aiosmtplib", "pydantic_settings",
     "dotenv", "fastapi", "starlette", "httpx", "anyio", "psycopg",
 )

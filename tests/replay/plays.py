@@ -2,9 +2,10 @@
 
 Run by `record.py` with the recorded commit's code first on `PYTHONPATH`, so `engine`,
 `worker` and `workflows` are that commit's. It therefore uses only the engine's front doors
-(`engine.runtime`, `worker.assembly`, `workflows.PLAYBOOK`) and the workflows' wire names
-(`feedback`), which every release keeps. Each play runs on a time-skipping server of its
-own, so a 90-day life takes seconds, and writes one JSON history per workflow run.
+(`engine.client` or, in 0.1.0, `engine.runtime`; `worker.assembly`; `workflows.PLAYBOOK`)
+and the workflows' wire names (`feedback`), which every release keeps. Each play runs on a
+time-skipping server of its own, so a 90-day life takes seconds, and writes one JSON
+history per workflow run.
 
     python tests/replay/plays.py OUT_DIR [PLAY ...]
 """
@@ -30,7 +31,11 @@ from temporalio.testing import WorkflowEnvironment
 from engine.events import Event
 from engine.leads import LeadProfile
 from engine.mail import MemoryTransport
-from engine.runtime import enroll, lead_state, send_events, workflow_id_for
+
+try:  # the typed client's home from 0.2.0 on; release 0.1.0 kept it in engine.runtime
+    from engine.client import enroll, lead_state, send_events, workflow_id_for
+except ImportError:
+    from engine.runtime import enroll, lead_state, send_events, workflow_id_for  # type: ignore
 from engine.settings import Settings
 from engine.store import Store
 from worker.assembly import build_activities, build_worker

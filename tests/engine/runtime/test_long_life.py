@@ -10,10 +10,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
+from engine.client import enroll, lead_state, send_events, workflow_id_for
 from engine.events import Event
 from engine.leads import LeadProfile
 from engine.mail import MemoryTransport
-from engine.runtime import LeadWorkflow, enroll, lead_state, send_events, workflow_id_for
+from engine.runtime import LeadWorkflow
 from engine.runtime.sandbox import lead_workflow_runner
 from engine.settings import Settings
 from engine.store import Store
