@@ -11,8 +11,9 @@ from temporalio.worker import Worker
 
 from engine.mail import MailTransport, SenderIdentity, SMTPTransport, TemplateRenderer
 from engine.runtime import LeadWorkflow, NurtureActivities
-from engine.runtime.notices import WORKFLOWS as NOTICE_WORKFLOWS
 from engine.runtime.notices import NoticeActivities
+from engine.runtime.sales_tasks import SalesTaskActivities
+from engine.runtime.sales_webhook import WORKFLOWS as NOTICE_WORKFLOWS
 from engine.runtime.sandbox import lead_workflow_runner
 from engine.settings import Settings
 from engine.store import Store
@@ -41,14 +42,16 @@ def smtp_from(settings: Settings) -> SMTPTransport:
 
 @dataclass
 class WorkerActivities:
-    """Every activity a worker runs: the lead's (mail, store) and the sales notices."""
+    """Every activity a worker runs: the lead's (mail, store), its sales tasks' and the
+    sales notices."""
 
     nurture: NurtureActivities
+    sales: SalesTaskActivities
     notices: NoticeActivities
 
     def all(self) -> list[Callable[..., Any]]:
         """The activity functions, for a Worker."""
-        return [*self.nurture.all(), *self.notices.all()]
+        return [*self.nurture.all(), *self.sales.all(), *self.notices.all()]
 
 
 def build_activities(settings: Settings, store: Store, transport: MailTransport
@@ -62,6 +65,7 @@ def build_activities(settings: Settings, store: Store, transport: MailTransport
         nurture=NurtureActivities(store=store, renderer=renderer, transport=transport,
                                   sender=sender_from(settings), base_url=settings.base_url,
                                   secret=secret),
+        sales=SalesTaskActivities(store=store),
         notices=NoticeActivities(store=store, renderer=renderer, transport=transport,
                                  sender=sender_from(settings), base_url=settings.base_url,
                                  webhook_url=settings.webhook_url,
