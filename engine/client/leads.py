@@ -18,6 +18,7 @@ from engine.dsl.spec import PlaybookSpec
 from engine.errors import ConfigError
 from engine.events import Event
 from engine.feedback import Feedback, FeedbackResult
+from engine.journey.migration import MigrateRequest, MigrateResult
 from engine.leads import LeadProfile
 from engine.runtime.lead_workflow import LeadWorkflow
 from engine.runtime.messages import (
@@ -112,3 +113,16 @@ async def signal_events(client: Client, lead_id: str, signal: EventsSignal) -> N
     """Deliver an events signal (with a changed profile, say) to a running lead."""
     handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id_for(lead_id))
     await handle.signal(LeadWorkflow.events, signal)
+
+
+async def migrate_lead(client: Client, lead_id: str, request: MigrateRequest) -> MigrateResult:
+    """Move the lead onto another playbook version, as the workflow's `migrate` update; a
+    refused move raises `WorkflowUpdateFailedError` and changes nothing."""
+    handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id_for(lead_id))
+    return await handle.execute_update(LeadWorkflow.migrate, request)
+
+
+async def lead_playbook(client: Client, lead_id: str) -> PlaybookSpec:
+    """The playbook version the lead runs, in full."""
+    handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id_for(lead_id))
+    return await handle.query(LeadWorkflow.playbook)

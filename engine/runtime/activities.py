@@ -140,9 +140,10 @@ class NurtureActivities:
 
     @activity.defn(name="record_position")
     async def record_position(self, input: PositionInput) -> Done:
-        """Keep the lead row's phase and track current."""
+        """Keep the lead row's phase, track, step and playbook version current."""
         await self._db(lambda: self.store.set_lead_position(
-            input.lead_id, phase=input.phase, track=input.track, now=input.now))
+            input.lead_id, phase=input.phase, track=input.track, now=input.now,
+            step=input.step, playbook_version=input.playbook_version))
         return Done()
 
     def all(self) -> list[Callable[..., Any]]:

@@ -17,12 +17,14 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from engine.dsl.spec import Action, NotifySalesAction, SuppressAction
+    from engine.events import Event
     from engine.feedback import Feedback, FeedbackResult
     from engine.handoff import HandoffPackage
     from engine.journey import journal, outbox
     from engine.journey import sales as sla
     from engine.journey.state import LeadState, OpenEscalation
     from engine.leads import Phase
+    from engine.runtime.messages import EventsSignal, workflow_id_for
     from engine.runtime.models import (
         CloseTaskInput,
         Done,
@@ -58,8 +60,13 @@ class LeadEffects:
     _notices: list[asyncio.Task[Any]]
     _interrupt: Action | None
 
+    _inbox: list[Event]
+
     def _want(self, action: Action) -> None:
         raise NotImplementedError  # the workflow decides which interrupt wins
+
+    def events(self, signal: EventsSignal) -> None:
+        raise NotImplementedError  # the workflow's signal handler
 
     def _note(self, kind: str, **data: Any) -> None:
         journal.note(self.s, workflow.now(), kind, **data)
@@ -71,6 +78,7 @@ class LeadEffects:
         pos = self.s.position
         await call("record_position", PositionInput(
             lead_id=self.s.lead.id, phase=self.s.phase, track=pos.track if pos else None,
+            step=pos.step if pos else None, playbook_version=self.s.playbook.version,
             now=workflow.now()))
 
     async def _deliver(self, key: str, template: str, ctx: dict[str, Any],
@@ -118,6 +126,22 @@ class LeadEffects:
             tier=2, reason=action.reason, now=now,
             owner=open_task.owner if open_task else None, routing=s.playbook.sales.routing))
         s.alerts.append(f"{now.isoformat()} {action.reason}")
+
+    async def _signal_committee(self, colleagues: list[str]) -> None:
+        """Tell colleagues' workflows that another person from their account engaged."""
+        now, me = workflow.now(), self.s.lead
+        props = {"contact_id": me.id, "contact": me.full_name, "title": me.title or ""}
+        for colleague in colleagues[:20]:
+            event = Event(id=f"committee:{colleague}:{me.id}", type="buying_committee_signal",
+                          at=now, properties=props)
+            handle = workflow.get_external_workflow_handle(workflow_id_for(colleague))
+            try:
+                await handle.signal(type(self).events, EventsSignal(events=[event]))
+            except Exception:  # noqa: BLE001 - a colleague without a live workflow is fine
+                workflow.logger.info("colleague %s has no running workflow", colleague)
+        self._inbox.append(Event(
+            id=f"committee:{me.id}", type="buying_committee_signal", at=now,
+            properties={"contacts": colleagues[:20]}))
 
     # --- the sales task ---------------------------------------------------------------------
 

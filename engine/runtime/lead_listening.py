@@ -1,6 +1,7 @@
 """How a lead waits and listens: events are applied the moment they land, and a wait ends
 at its deadline, on an interrupt (a trigger, the silence rule, a bounce), on an event a
-wait-for step listens for, on sales' answer, or when the history needs a fresh run.
+wait-for step listens for, on sales' answer, on a move to another playbook version, or
+when the history needs a fresh run.
 
 `LeadListening` is the waiting half of `LeadWorkflow` (which inherits it); what an event
 means is decided by `engine.journey.reactions`.
@@ -36,6 +37,7 @@ class LeadListening(LeadEffects):
     _rescore: bool
     _decision: tuple[Feedback, NextStep | None, FeedbackResult] | None
     _history_limit: int
+    _moved: bool
 
     async def _drain(self) -> None:
         """Apply every pending event, then run the side actions they triggered."""
@@ -72,7 +74,7 @@ class LeadListening(LeadEffects):
             await self._flush_outbox()
             if self._interrupt is not None:
                 return INTERRUPT
-            if self._matched is not None or self._decision is not None:
+            if self._matched is not None or self._decision is not None or self._moved:
                 return INTERRUPT
             now, silence_rule = workflow.now(), self.s.playbook.silence
             silence = reactions.silence_deadline(self.s)
@@ -90,7 +92,7 @@ class LeadListening(LeadEffects):
             try:
                 await workflow.wait_condition(
                     lambda: bool(self._inbox) or self._rescore or self._needs_roll_over()
-                    or self._decision is not None,
+                    or self._decision is not None or self._moved,
                     timeout=max(wake - now, timedelta(seconds=1)) if wake else None)
             except TimeoutError:
                 pass

@@ -22,13 +22,15 @@ with workflow.unsafe.imports_passed_through():
         EscalateAction,
         EventBranch,
         MoveAction,
+        PlaybookSpec,
         Step,
         SuppressAction,
     )
     from engine.events import Event
     from engine.feedback import Feedback, FeedbackResult
-    from engine.journey import journal, outbox, reactions, steps
+    from engine.journey import journal, migration, outbox, reactions, steps
     from engine.journey import sales as sla
+    from engine.journey.migration import MigrateRequest, MigrateResult
     from engine.journey.state import LeadState, Position
     from engine.leads import Phase
     from engine.runtime.messages import (
@@ -37,12 +39,15 @@ with workflow.unsafe.imports_passed_through():
         JournalQuery,
         LeadSnapshot,
         LeadWorkflowInput,
-        workflow_id_for,
     )
     from engine.runtime.models import RegisterLeadInput, RegisterLeadResult
 
 from engine.runtime.lead_effects import call
 from engine.runtime.lead_listening import ROLL_OVER, TIMEOUT, LeadListening
+
+RECORD_EACH_STEP = "record-each-step"
+"""Patch: the lead's step is recorded in the store on every step change, not only on moves
+between tracks (runs started before it replay without those activities)."""
 
 
 class _ContinueAsNew(Exception):
@@ -68,6 +73,7 @@ class LeadWorkflow(LeadListening):
         self._rescore = False
         self._decision: tuple[Feedback, NextStep | None, FeedbackResult] | None = None
         self._notices: list[asyncio.Task[Any]] = []
+        self._moved = False
 
     # --- what the outside world says and asks --------------------------------------------
 
@@ -94,6 +100,11 @@ class LeadWorkflow(LeadListening):
         entries = [e for e in self.s.journal if e.seq > query.after_seq]
         return JournalPage(enrolled_at=self.s.enrolled_at, entries=entries)
 
+    @workflow.query
+    def playbook(self) -> PlaybookSpec:
+        """The playbook version the lead runs, in full."""
+        return self.s.playbook
+
     @workflow.update
     async def feedback(self, answer: Feedback) -> FeedbackResult:
         """Sales' answer on the open task: accept, reject with a reason, or recycle.
@@ -119,6 +130,27 @@ class LeadWorkflow(LeadListening):
         self._decision = (answer, sla.plan_for(self.s, answer), result)
         return result
 
+    @workflow.update
+    async def migrate(self, request: MigrateRequest) -> MigrateResult:
+        """Move the lead onto another playbook version at this safe point (`nurture tracks
+        migrate`); a lead with sales, suppressed or exited is refused, and nothing changes."""
+        move = self._check_move(request)
+        result = migration.apply(self.s, request, move, workflow.now())
+        if result.status == "moved":
+            self._moved = True  # the step being waited on ends; the new one starts
+            await self._record_position()
+        return result
+
+    @migrate.validator
+    def _validate_migrate(self, request: MigrateRequest) -> None:
+        self._check_move(request)
+
+    def _check_move(self, request: MigrateRequest) -> migration.Move:
+        move = migration.plan(self.s, request)
+        if isinstance(move, str):
+            raise ApplicationError(move, type="MigrationRefused", non_retryable=True)
+        return move
+
     # --- the life ------------------------------------------------------------------------
 
     @workflow.run
@@ -128,6 +160,7 @@ class LeadWorkflow(LeadListening):
             await self._enroll()
         try:
             while True:
+                self._moved = False
                 await self._drain()
                 if self._interrupt is not None:
                     action, self._interrupt = self._interrupt, None
@@ -170,22 +203,6 @@ class LeadWorkflow(LeadListening):
         await self._move(first, f"entry: source {self.s.lead.source or 'unknown'}",
                          roll_over=False)
 
-    async def _signal_committee(self, colleagues: list[str]) -> None:
-        """Tell colleagues' workflows that another person from their account engaged."""
-        now, me = workflow.now(), self.s.lead
-        props = {"contact_id": me.id, "contact": me.full_name, "title": me.title or ""}
-        for colleague in colleagues[:20]:
-            event = Event(id=f"committee:{colleague}:{me.id}", type="buying_committee_signal",
-                          at=now, properties=props)
-            handle = workflow.get_external_workflow_handle(workflow_id_for(colleague))
-            try:
-                await handle.signal(LeadWorkflow.events, EventsSignal(events=[event]))
-            except Exception:  # noqa: BLE001 - a colleague without a live workflow is fine
-                workflow.logger.info("colleague %s has no running workflow", colleague)
-        self._inbox.append(Event(
-            id=f"committee:{me.id}", type="buying_committee_signal", at=now,
-            properties={"contacts": colleagues[:20]}))
-
     # --- the track -----------------------------------------------------------------------
 
     async def _run_step(self, step: Step) -> None:
@@ -205,9 +222,9 @@ class LeadWorkflow(LeadListening):
         if isinstance(decision, steps.Deliver):
             await self._deliver(decision.key, decision.template, decision.ctx, {},
                                 decision.track, decision.step)
-            steps.goto(self.s, decision.then)
+            await self._goto(decision.then)
         elif isinstance(decision, steps.Goto):
-            steps.goto(self.s, decision.step)
+            await self._goto(decision.step)
         elif isinstance(decision, steps.Transition):
             await self._perform(decision.action)
         elif isinstance(decision, steps.Exit):
@@ -215,6 +232,11 @@ class LeadWorkflow(LeadListening):
             self._set_phase(Phase.EXITED, decision.reason)
             self._note("exit", reason=decision.reason, track=track)
             self.s.position = None
+            await self._record_position()
+
+    async def _goto(self, step_id: str | None) -> None:
+        steps.goto(self.s, step_id)
+        if workflow.patched(RECORD_EACH_STEP):  # since 0.2.0: reports see the step
             await self._record_position()
 
     async def _perform(self, action: Action) -> None:

@@ -167,6 +167,8 @@ class PositionInput(BaseModel):
     phase: str
     track: str | None
     now: datetime
+    step: str | None = None
+    playbook_version: str | None = None
 
 
 class Done(BaseModel):
