@@ -68,8 +68,7 @@ from ingest_stack import (
 from sqlalchemy import text
 from temporalio.client import Client
 
-from engine.runtime import workflow_id_for
-from engine.runtime.client import lead_state
+from engine.client import lead_state, workflow_id_for
 from engine.store import Store
 from engine.store.connect import scratch_schema
 from worker.temporal_server import TemporalDevServer

@@ -21,8 +21,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from engine.runtime import workflow_id_for
-from engine.runtime.client import lead_state
+from engine.client import lead_state, workflow_id_for
 
 
 def track_call(lead: str, message_id: str, rng: random.Random, event: str = "Feature Used",

@@ -25,8 +25,8 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from engine.api import create_app
+from engine.client import connect
 from engine.mail import MemoryTransport
-from engine.runtime import connect
 from engine.settings import Settings, load_playbook
 from engine.store import Store
 from worker.assembly import build_activities, build_worker

@@ -22,9 +22,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from engine.client import enroll, lead_state
 from engine.leads import LeadProfile
 from engine.mail import MemoryTransport
-from engine.runtime import LeadWorkflow, enroll, lead_state
+from engine.runtime import LeadWorkflow
 from engine.runtime.sandbox import lead_workflow_runner
 from engine.settings import Settings
 from engine.store import Store

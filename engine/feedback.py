@@ -7,7 +7,11 @@ a date, other content) is the playbook's to decide.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RejectReason(StrEnum):
@@ -57,3 +61,30 @@ def parse_reason(text: str) -> RejectReason:
             return reason
     allowed = ", ".join(reason.value for reason in RejectReason)
     raise ValueError(f"unknown reject reason {text!r}; use one of: {allowed}")
+
+
+class Feedback(BaseModel):
+    """Sales' answer on an escalated lead (the lead workflow's `feedback` update).
+
+    `until` is the date a `timing_not_active` reject or a recycle rests the lead until.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str = Field(min_length=1, max_length=300)
+    action: Literal["accept", "reject", "recycle"]
+    reason: RejectReason | None = None
+    note: str = Field(default="", max_length=4000)
+    until: date | None = None
+    by: str = Field(default="", max_length=200)
+
+
+class FeedbackResult(BaseModel):
+    """What the answer did: the task's new status, the lead's next step and phase."""
+
+    task_id: str
+    status: str
+    next_step: str
+    phase: str
+    at: datetime
+    time_to_sql_seconds: float | None = None

@@ -22,8 +22,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from engine.api import create_app
+from engine.client import Relay
 from engine.mail import MemoryTransport
-from engine.runtime.relay import Relay
 from engine.settings import Settings
 from engine.store import Store
 from worker.assembly import build_activities, build_worker

@@ -2,6 +2,7 @@
 engine never imports workflows or worker; the pure core imports only stdlib and pydantic."""
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -9,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PURE = ["engine/events.py", "engine/leads.py", "engine/scoring.py", "engine/handoff.py",
         "engine/business_hours.py", "engine/routing.py", "engine/feedback.py", "engine/sla.py",
         "engine/dsl/pages.py",
-        "engine/cadence.py", "engine/errors.py", "engine/dsl", "engine/runtime/reactions.py",
-        "engine/runtime/models.py"]
+        "engine/cadence.py", "engine/errors.py", "engine/dsl", "engine/journey",
+        "engine/runtime/models.py", "engine/runtime/messages.py"]
 
 
 def imports(path: Path) -> set[str]:
@@ -52,3 +53,17 @@ def test_pure_core_imports_only_stdlib_pydantic_and_itself() -> None:
                 if top == "engine":
                     assert not name.startswith(("engine.store", "engine.mail",
                                                 "engine.runtime.activities")), name
+
+
+# Workflow code and the pure core it runs must never read a clock or draw randomness of
+# their own: replaying a lead's history would then take another path.
+CLOCKS = re.compile(r"\b(datetime\.(now|utcnow|today)|date\.today|time\.(time|monotonic)|"
+                    r"random\.|uuid\.uuid[14]|os\.environ)")
+WORKFLOW_CODE = ["engine/runtime/lead_workflow.py", "engine/runtime/lead_effects.py"]
+
+
+def test_workflow_code_and_the_pure_core_read_no_clock() -> None:
+    for where in [*PURE, *WORKFLOW_CODE]:
+        for path in files(where):
+            found = CLOCKS.search(path.read_text())
+            assert found is None, f"{path.relative_to(ROOT)} uses {found.group(0)}"

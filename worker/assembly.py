@@ -11,8 +11,9 @@ from temporalio.worker import Worker
 
 from engine.mail import MailTransport, SenderIdentity, SMTPTransport, TemplateRenderer
 from engine.runtime import LeadWorkflow, NurtureActivities
-from engine.runtime.notices import WORKFLOWS as NOTICE_WORKFLOWS
 from engine.runtime.notices import NoticeActivities
+from engine.runtime.sales_tasks import SalesTaskActivities
+from engine.runtime.sales_webhook import WORKFLOWS as NOTICE_WORKFLOWS
 from engine.runtime.sandbox import lead_workflow_runner
 from engine.settings import Settings
 from engine.store import Store
@@ -41,14 +42,16 @@ def smtp_from(settings: Settings) -> SMTPTransport:
 
 @dataclass
 class WorkerActivities:
-    """Every activity a worker runs: the lead's (mail, store) and the sales notices."""
+    """Every activity a worker runs: the lead's (mail, store), its sales tasks' and the
+    sales notices."""
 
     nurture: NurtureActivities
+    sales: SalesTaskActivities
     notices: NoticeActivities
 
     def all(self) -> list[Callable[..., Any]]:
         """The activity functions, for a Worker."""
-        return [*self.nurture.all(), *self.notices.all()]
+        return [*self.nurture.all(), *self.sales.all(), *self.notices.all()]
 
 
 def build_activities(settings: Settings, store: Store, transport: MailTransport
@@ -62,13 +65,18 @@ def build_activities(settings: Settings, store: Store, transport: MailTransport
         nurture=NurtureActivities(store=store, renderer=renderer, transport=transport,
                                   sender=sender_from(settings), base_url=settings.base_url,
                                   secret=secret),
+        sales=SalesTaskActivities(store=store),
         notices=NoticeActivities(store=store, renderer=renderer, transport=transport,
                                  sender=sender_from(settings), base_url=settings.base_url,
                                  webhook_url=settings.webhook_url,
                                  webhook_secret=webhook_secret))
 
 
+WORKFLOWS: list[type] = [LeadWorkflow, *NOTICE_WORKFLOWS]
+"""Every workflow a worker runs (and the replay corpus replays)."""
+
+
 def build_worker(client: Client, activities: WorkerActivities, task_queue: str) -> Worker:
     """A worker for lead workflows, sales webhooks and their activities."""
-    return Worker(client, task_queue=task_queue, workflows=[LeadWorkflow, *NOTICE_WORKFLOWS],
+    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS,
                   activities=activities.all(), workflow_runner=lead_workflow_runner())

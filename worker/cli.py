@@ -14,12 +14,15 @@ from engine.errors import NurtureError, ScenarioError
 from engine.settings import load_playbook, load_settings
 from worker.db_cli import db_app
 from worker.tasks_cli import tasks_app
+from worker.tracks_versions import register as register_versions
 
 app = typer.Typer(help="Behavior-triggered B2B nurture on Temporal.", no_args_is_help=True,
                   add_completion=False)
-tracks_app = typer.Typer(help="List, show and check the playbook's tracks.",
+tracks_app = typer.Typer(help="List, show and check the playbook's tracks; see which versions "
+                         "leads run and move them to the current one.",
                          no_args_is_help=True)
 app.add_typer(tracks_app, name="tracks")
+register_versions(tracks_app)
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(db_app, name="db")
 

@@ -27,9 +27,9 @@ from typing import Any
 from pydantic import SecretStr
 from temporalio.client import Client
 
+from engine.client import connect_from
 from engine.dsl.spec import PlaybookSpec
 from engine.errors import ConfigError, NurtureError
-from engine.runtime import connect_from
 from engine.settings import Settings, load_playbook, load_settings
 from engine.store import Store, mask_password
 from worker.run import serve_worker
@@ -118,6 +118,7 @@ class DevStack:
     `TEMPORAL_ADDRESS` set no Temporal server is started, with `NURTURE_SMTP_HOST` no sink.
     After entering, read `settings`, `api_url`, `docs_url`, `ui_url`, `temporal_address`,
     `temporal_pid`, `temporal_log`, `outbox_dir`, `smtp_address`, `write_key`, `inbox_token`,
+    `playbook` (module, version and track count),
     `database_url`.
     """
 
@@ -146,6 +147,7 @@ class DevStack:
         self.smtp_address = ""
         self.write_key = ""
         self.inbox_token = ""
+        self.playbook = ""
         self.database_url = ""
         self._exits = AsyncExitStack()
         self._parts: dict[asyncio.Future[Any], str] = {}
@@ -202,6 +204,8 @@ class DevStack:
                 dev_inbox_token, store, playbook, self.data_dir / "inbox_token")
         finally:
             store.dispose()
+        self.playbook = f"{settings.playbook} version {playbook.version} " \
+                        f"({len(playbook.tracks)} tracks)"
         self.database_url = mask_password(settings.database_url)
         self.write_key = settings.write_key_list[0] if settings.write_key_list else ""
         settings = await self._start_mail(settings)
@@ -292,7 +296,7 @@ def banner(stack: DevStack) -> str:
         rows.append(("Outbox", f"{stack.outbox_dir}  (SMTP sink on {stack.smtp_address})"))
     else:
         rows.append(("Mail", f"SMTP server {stack.smtp_address} (NURTURE_SMTP_HOST)"))
-    rows += [("Database", stack.database_url),
+    rows += [("Playbook", stack.playbook), ("Database", stack.database_url),
              ("Write key", stack.write_key or "none: the API refuses events")]
     return "\n".join([
         "nurture dev is running (Ctrl-C stops it)", "",

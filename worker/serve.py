@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
 from engine.api import create_app
-from engine.runtime import connect_from
-from engine.runtime.relay import Relay
+from engine.client import Relay, connect_from
 from engine.settings import Settings, load_playbook
 from engine.store import Store
 
@@ -36,6 +36,7 @@ def build_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The API application with a relay to Temporal, as the settings describe."""
     playbook = load_playbook(settings.playbook)
     store = store or open_store(settings)
+    store.save_playbook(playbook, now=datetime.now(UTC))  # the version new leads start on
     relay = Relay(store, playbook, lambda: connect_from(settings),
                   task_queue=settings.task_queue)
     return create_app(settings, store=store, playbook=playbook, relay=relay)

@@ -21,13 +21,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
+from engine.client import enroll, lead_journal, lead_state, send_events, workflow_id_for
 from engine.dsl.spec import PlaybookSpec
 from engine.errors import ScenarioError
 from engine.events import Event
 from engine.leads import LeadProfile
 from engine.mail import MemoryTransport
-from engine.runtime import enroll, lead_journal, lead_state, send_events, workflow_id_for
-from engine.runtime.models import LeadSnapshot
+from engine.runtime.messages import LeadSnapshot
 from engine.settings import Settings
 from engine.store import Store
 from worker.assembly import build_activities, build_worker

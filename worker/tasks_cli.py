@@ -28,7 +28,7 @@ from rich.text import Text
 from engine.errors import NurtureError
 
 if TYPE_CHECKING:  # the desk pulls in Temporal; `nurture --help` should not wait for it
-    from engine.runtime.desk import SalesDesk, Viewer
+    from engine.client import SalesDesk, Viewer
     from engine.store import Store
 
 tasks_app = typer.Typer(help="Work sales tasks: list, show, accept, reject, recycle; issue "
@@ -65,8 +65,7 @@ def _store() -> Iterator[Store]:
 def _run(work: Callable[[SalesDesk, Viewer], Coroutine[Any, Any, T]]) -> T:
     """Run `work` with a desk over the configured store, playbook and Temporal, as the
     manager "cli"; desk errors become the exit codes in the module's docstring."""
-    from engine.runtime.client import connect_from
-    from engine.runtime.desk import DeskError, InvalidFeedback, SalesDesk, Viewer
+    from engine.client import DeskError, InvalidFeedback, SalesDesk, Viewer, connect_from
     from engine.settings import load_playbook, load_settings
 
     with _store() as store:
@@ -99,7 +98,7 @@ def list_tasks(
     as_json: JsonOption = False,
 ) -> None:
     """Tasks soonest due first, with their SLA in words."""
-    from engine.runtime.desk import task_sla
+    from engine.client import task_sla
 
     page = _run(lambda desk, viewer: desk.list(viewer, status=status, owner=owner, tier=tier,
                                                kind=kind, limit=limit))
@@ -177,8 +176,8 @@ def _when(iso: str | None) -> str:
 
 def _answer(task_id: str, action: str, *, reason: str | None = None, note: str = "",
             until: datetime | None = None) -> None:
-    from engine.runtime.desk import outcome_message, reject_reason
-    from engine.runtime.models import Feedback
+    from engine.client import outcome_message, reject_reason
+    from engine.feedback import Feedback
 
     def build() -> Feedback:
         return Feedback(task_id=task_id, action=action,  # type: ignore[arg-type]

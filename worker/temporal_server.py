@@ -17,8 +17,8 @@ from typing import Any
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
+from engine.client import connect
 from engine.errors import ConfigError
-from engine.runtime import connect
 
 STOP_GRACE_SECONDS = 10.0
 

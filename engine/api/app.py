@@ -17,11 +17,10 @@ from swagger_ui_bundle import swagger_ui_path
 from engine.api import inbox, ingest, leads, sales, tracking
 from engine.api.context import ApiContext
 from engine.api.intake import Refused
+from engine.client import DeskError, DeskUnavailable, Relay
 from engine.dsl.spec import PlaybookSpec
 from engine.errors import ConfigError
 from engine.mail import TemplateRenderer
-from engine.runtime.desk import DeskError, DeskUnavailable
-from engine.runtime.relay import Relay
 from engine.settings import Settings
 from engine.store import Store
 

@@ -10,10 +10,9 @@ from functools import cached_property
 
 from temporalio.client import Client
 
+from engine.client import Relay, SalesDesk, TemporalUnavailable
 from engine.dsl.spec import PlaybookSpec
 from engine.mail import TemplateRenderer
-from engine.runtime.desk import SalesDesk
-from engine.runtime.relay import Relay, TemporalUnavailable
 from engine.settings import Settings
 from engine.store import Inbound, Store
 

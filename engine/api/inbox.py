@@ -23,9 +23,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from engine.api.context import ApiContext
-from engine.dsl.spec import PlaybookSpec
-from engine.feedback import RejectReason
-from engine.runtime.desk import (
+from engine.client import (
     STATUSES,
     DeskError,
     InvalidFeedback,
@@ -38,7 +36,8 @@ from engine.runtime.desk import (
     reject_reason,
     task_sla,
 )
-from engine.runtime.models import Feedback
+from engine.dsl.spec import PlaybookSpec
+from engine.feedback import Feedback, RejectReason
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 
 from engine.api.context import ApiContext
 from engine.api.intake import Refused, check_key, header_key
-from engine.runtime.client import lead_state
+from engine.client import lead_state
 
 router = APIRouter(prefix="/v1", tags=["leads"])
 

@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.api.context import ApiContext
-from engine.runtime.desk import (
+from engine.client import (
     NotSignedIn,
     SalesDesk,
     TaskDetail,
@@ -28,7 +28,7 @@ from engine.runtime.desk import (
     reject_reason,
     task_sla,
 )
-from engine.runtime.models import Feedback, FeedbackResult
+from engine.feedback import Feedback, FeedbackResult
 from engine.store import SalesTaskRow
 
 router = APIRouter(prefix="/sales", tags=["sales"])

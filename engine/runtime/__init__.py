@@ -1,20 +1,11 @@
-"""The Temporal runtime: the lead workflow, its activities and client helpers."""
+"""The worker side of Temporal: the lead workflow, its activities and its messages.
+
+Code outside a worker reaches the workflows through `engine.client`.
+"""
 
 from engine.runtime.activities import NurtureActivities
-from engine.runtime.client import (
-    DEFAULT_TASK_QUEUE,
-    connect,
-    connect_from,
-    enroll,
-    lead_journal,
-    lead_state,
-    send_events,
-)
-from engine.runtime.lead_workflow import LeadWorkflow, workflow_id_for
-from engine.runtime.models import JournalEntry, LeadSnapshot, LeadState, LeadWorkflowInput
+from engine.runtime.lead_workflow import LeadWorkflow
+from engine.runtime.messages import LeadSnapshot, LeadWorkflowInput, workflow_id_for
 
-__all__ = [
-    "DEFAULT_TASK_QUEUE", "JournalEntry", "LeadSnapshot", "LeadState", "LeadWorkflow",
-    "LeadWorkflowInput", "NurtureActivities", "connect", "connect_from", "enroll",
-    "lead_journal", "lead_state", "send_events", "workflow_id_for",
-]
+__all__ = ["LeadSnapshot", "LeadWorkflow", "LeadWorkflowInput", "NurtureActivities",
+           "workflow_id_for"]

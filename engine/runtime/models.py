@@ -1,4 +1,4 @@
-"""One pydantic model in and one out for every workflow, signal, query and activity.
+"""One pydantic model in and one out for every activity of the lead and notice workflows.
 
 Fields are only ever added with defaults, so payloads of running workflows stay readable.
 No default here reads a clock: workflows pass `workflow.now()` explicitly.
@@ -9,209 +9,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from engine.dsl.sales import SalesPolicy
-from engine.dsl.spec import PlaybookSpec
-from engine.events import Event
-from engine.feedback import RejectReason
 from engine.handoff import HandoffPackage
+from engine.journey.state import TaskOwner
 from engine.leads import LeadProfile
 from engine.routing import RoutingRules
-from engine.scoring import Scores
-
-
-class Position(BaseModel):
-    """Where in a track the lead is; `seq` makes each visit of a step unique."""
-
-    track: str
-    step: str
-    seq: int
-    deadline: datetime | None = None
-
-
-class SentEmail(BaseModel):
-    """An email the workflow sent."""
-
-    template: str
-    subject: str
-    track: str
-    step: str
-    at: datetime
-    key: str
-
-
-class PendingSend(BaseModel):
-    """A trigger's email waiting for the frequency cap or send window."""
-
-    key: str
-    template: str
-    ctx: dict[str, Any] = Field(default_factory=dict)
-    event: dict[str, Any] = Field(default_factory=dict)
-    track: str
-    step: str
-    not_before: datetime
-
-
-class TaskOwner(BaseModel):
-    """The rep a sales task is assigned to, and the routing rule that chose them."""
-
-    rep_id: str
-    name: str
-    email: str
-    timezone: str = "UTC"
-    rule: str = ""
-
-
-class OpenEscalation(BaseModel):
-    """The sales task a lead is waiting on, and where its SLA clock stands.
-
-    `stage` is `due` while the owner is inside the SLA, `breached` after the owner was
-    re-notified (the task is re-routed at `reroute_at`), and `closing` once an outcome
-    arrived.
-    """
-
-    task_id: str
-    tier: int
-    reason: str
-    opener: str
-    at: datetime
-    due_at: datetime
-    owner: TaskOwner | None = None
-    follow_up_until: datetime | None = None
-    stage: str = "due"
-    reroute_at: datetime | None = None
-    reroutes: int = 0
-    notices: int = 0
-
-
-class Feedback(BaseModel):
-    """Sales' answer on an escalated lead (the `feedback` update's argument).
-
-    `until` is the date a `timing_not_active` reject or a recycle rests the lead until.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    task_id: str = Field(min_length=1, max_length=300)
-    action: Literal["accept", "reject", "recycle"]
-    reason: RejectReason | None = None
-    note: str = Field(default="", max_length=4000)
-    until: date | None = None
-    by: str = Field(default="", max_length=200)
-
-
-class FeedbackResult(BaseModel):
-    """What the answer did: the task's new status, the lead's next step and phase."""
-
-    task_id: str
-    status: str
-    next_step: str
-    phase: str
-    at: datetime
-    time_to_sql_seconds: float | None = None
-
-
-class JournalEntry(BaseModel):
-    """One line of the lead's timeline (what `nurture simulate` prints)."""
-
-    seq: int
-    at: datetime
-    kind: str
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
-class LeadState(BaseModel):
-    """Everything a lead's workflow carries from one run to the next."""
-
-    lead: LeadProfile
-    playbook: PlaybookSpec
-    enrolled_at: datetime
-    phase: str = ""
-    position: Position | None = None
-    seq: int = 0
-    scores: Scores = Scores()
-    events: list[Event] = Field(default_factory=list)
-    seen_ids: list[str] = Field(default_factory=list)
-    event_count: int = 0
-    last_engagement_at: datetime | None = None
-    emails: list[SentEmail] = Field(default_factory=list)
-    outbox: list[PendingSend] = Field(default_factory=list)
-    fired: dict[str, datetime] = Field(default_factory=dict)
-    escalation: OpenEscalation | None = None
-    alerts: list[str] = Field(default_factory=list)
-    committee: list[str] = Field(default_factory=list)
-    suppressed_reason: str | None = None
-    mql_at: datetime | None = None
-    sql_at: datetime | None = None
-    resting_until: datetime | None = None
-    resume_track: str | None = None
-    intent_since: datetime | None = None
-    sales_outcome: FeedbackResult | None = None
-    journal: list[JournalEntry] = Field(default_factory=list)
-    inbox: list[Event] = Field(default_factory=list)
-    runs: int = 1
-
-
-class LeadWorkflowInput(BaseModel):
-    """Start a lead's workflow fresh (`state` None) or continue it (`state` carried)."""
-
-    lead: LeadProfile
-    playbook: PlaybookSpec
-    state: LeadState | None = None
-    history_limit: int = 10_000
-
-
-class EventsSignal(BaseModel):
-    """Behavioral events for one lead; ids make a repeated delivery harmless.
-
-    `profile`, when given, is what producers now say about the lead (an `identify` or
-    `group` call): it replaces the profile the workflow holds, same id.
-    """
-
-    events: list[Event] = Field(default_factory=list)
-    profile: LeadProfile | None = None
-
-
-class JournalQuery(BaseModel):
-    """Ask for timeline entries after `after_seq`."""
-
-    after_seq: int = 0
-
-
-class JournalPage(BaseModel):
-    """Timeline entries, oldest first."""
-
-    enrolled_at: datetime
-    entries: list[JournalEntry]
-
-
-class LeadSnapshot(BaseModel):
-    """What the lead looks like right now (the state query's answer)."""
-
-    lead: LeadProfile
-    phase: str
-    track: str | None
-    step: str | None
-    playbook_version: str
-    track_version: str | None
-    scores: Scores
-    readiness: int | None
-    mql: bool
-    recent_events: list[Event]
-    event_count: int
-    emails: list[SentEmail]
-    escalation: OpenEscalation | None
-    sales_outcome: FeedbackResult | None = None
-    resting_until: datetime | None = None
-    alerts: list[str]
-    committee: list[str]
-    suppressed_reason: str | None
-    enrolled_at: datetime
-    runs: int
-
-
-# --- activities --------------------------------------------------------------------------
 
 
 class RegisterLeadInput(BaseModel):
@@ -363,6 +167,8 @@ class PositionInput(BaseModel):
     phase: str
     track: str | None
     now: datetime
+    step: str | None = None
+    playbook_version: str | None = None
 
 
 class Done(BaseModel):

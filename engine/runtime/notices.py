@@ -13,7 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -21,9 +21,8 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel
 from temporalio import activity, workflow
-from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 # The workflow below runs in Temporal's sandbox, which re-imports this module per run:
@@ -47,6 +46,11 @@ with workflow.unsafe.imports_passed_through():
     from engine.mail.transport import MailTransport
     from engine.mail.webhook import deliver_webhook
     from engine.runtime.models import Done, TaskNoticeInput
+    from engine.runtime.sales_webhook import (
+        SalesWebhookWorkflow,
+        WebhookInput,
+        webhook_workflow_id,
+    )
     from engine.store import Store
 
 T = TypeVar("T")
@@ -57,38 +61,9 @@ NOTICE_FOLDER = "sales/notice"
 NOTICE_TEMPLATE = "sales_notice"
 """The template name notices carry in the email-send ledger."""
 
-WEBHOOK_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=10),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=30),
-    non_retryable_error_types=[PermanentDeliveryError.__name__],
-)
-"""How a webhook POST is retried: 10 s, 20 s, 40 s … then every 30 minutes."""
-
-WEBHOOK_DEADLINE = timedelta(hours=24)
-"""How long a webhook keeps being retried before it is given up."""
-
-WEBHOOK_ATTEMPT_TIMEOUT = timedelta(seconds=30)
-"""How long one POST may take."""
-
-
-class WebhookInput(BaseModel):
-    """One webhook delivery: where to, the JSON body as sent, its event and delivery id."""
-
-    url: str
-    body: str
-    event: str
-    delivery_id: str
-
-
 def notice_key(task_id: str, notice: int) -> str:
     """The idempotency key of a task's `notice`-th notice (ledger key and delivery id)."""
     return f"{task_id}:notice:{notice}"
-
-
-def webhook_workflow_id(task_id: str, notice: int) -> str:
-    """The `SalesWebhook` workflow id of a notice: starting it twice is harmless."""
-    return f"webhook:{task_id}:{notice}"
 
 
 def owner_zone(name: str | None) -> ZoneInfo:
@@ -289,20 +264,3 @@ def notice_message(rendered: RenderedEmail, *, to: str, sender: SenderIdentity,
     message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     message.policy = MAIL_POLICY
     return message
-
-
-@workflow.defn(name="SalesWebhook")
-class SalesWebhookWorkflow:
-    """Delivers one webhook, retrying with backoff for a day; the lead never waits on it."""
-
-    @workflow.run
-    async def run(self, input: WebhookInput) -> Done:
-        """POST the webhook through the `post_webhook` activity."""
-        return await workflow.execute_activity_method(
-            NoticeActivities.post_webhook, input, retry_policy=WEBHOOK_RETRY,
-            schedule_to_close_timeout=WEBHOOK_DEADLINE,
-            start_to_close_timeout=WEBHOOK_ATTEMPT_TIMEOUT)
-
-
-WORKFLOWS = [SalesWebhookWorkflow]
-"""The workflows this module defines, for a worker."""

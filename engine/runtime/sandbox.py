@@ -1,11 +1,17 @@
 """The workflow sandbox the lead workflow runs in.
 
 Temporal's sandbox re-imports a workflow's modules for every run, to keep one run's
-module state from leaking into another. The lead workflow's own module and the pure core
-must stay inside it; but importing the `engine.runtime` package also brings the I/O side
-(SQLAlchemy, Jinja2, aiosmtplib, FastAPI...), which workflow code never calls. Passing
-those through — imported once, shared — cuts the cost of a new run from most of a second
-to milliseconds, which matters because every lead and every continue-as-new is a run.
+module state from leaking into another. The workflow code itself (`lead_workflow`,
+`lead_effects`, `notices`) stays inside it. Two kinds of module are passed through —
+imported once, shared:
+
+- the I/O side (SQLAlchemy, Jinja2, aiosmtplib, FastAPI...), which workflow code never
+  calls but importing the `engine.runtime` package brings in; this cuts the cost of a new
+  run from most of a second to milliseconds, and every lead and continue-as-new is a run;
+- the pure core: the state, the messages and the decisions. One copy of each model class
+  means the workflow's input, its state and its activity payloads are always the same
+  classes. The core holds no module state and reads no clock (tests/test_architecture.py
+  checks it), which is what the sandbox would otherwise guard.
 """
 
 from __future__ import annotations
@@ -15,13 +21,22 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 # Modules workflow code never executes; shared with the worker process, never re-imported.
 IO_MODULES = (
     "engine.store", "engine.mail", "engine.api", "engine.settings",
-    "engine.runtime.activities", "engine.runtime.client", "engine.runtime.relay",
+    "engine.runtime.activities", "engine.client",
     "sqlalchemy", "sqlmodel", "jinja2", "markupsafe", "aiosmtplib", "pydantic_settings",
     "dotenv", "fastapi", "starlette", "httpx", "anyio", "psycopg",
 )
 
 
+PURE_MODULES = (
+    "engine.journey", "engine.dsl", "engine.events", "engine.leads", "engine.scoring",
+    "engine.feedback", "engine.handoff", "engine.business_hours", "engine.routing",
+    "engine.sla", "engine.cadence", "engine.errors", "engine.runtime.models",
+    "engine.runtime.messages",
+)
+
+
 def lead_workflow_runner() -> SandboxedWorkflowRunner:
-    """A sandbox that re-imports only workflow code and the pure core for each run."""
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*IO_MODULES))
+    """A sandbox that re-imports only the workflow code for each run."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*IO_MODULES,
+                                                                        *PURE_MODULES)
+    return SandboxedWorkflowRunner(restrictions=restrictions)

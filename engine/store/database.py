@@ -15,6 +15,7 @@ from engine.events import Event
 from engine.leads import LeadProfile
 from engine.store.access import RecordNotFoundError
 from engine.store.inbound import InboundLedger
+from engine.store.playbooks import PlaybookLedger
 from engine.store.sales import SalesLedger
 from engine.store.sends import EmailSendLedger
 from engine.store.tables import EventRow, LeadRow, SuppressionRow
@@ -23,7 +24,7 @@ from engine.store.timestamps import as_utc
 _PROFILE_FIELDS = frozenset(LeadProfile.model_fields)
 
 
-class Store(EmailSendLedger, InboundLedger, SalesLedger):
+class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger):
     """Leads, inbound events, email sends, sales tasks and suppressions in one database.
 
     `Store("sqlite:///nurture.db")` for one machine, `Store("postgresql+psycopg://…")` to
@@ -73,13 +74,16 @@ class Store(EmailSendLedger, InboundLedger, SalesLedger):
             return session.get(LeadRow, lead_id)
 
     def set_lead_position(
-        self, lead_id: str, *, phase: str, track: str | None, now: datetime
+        self, lead_id: str, *, phase: str, track: str | None, now: datetime,
+        step: str | None = None, playbook_version: str | None = None,
     ) -> None:
-        """Record the phase and track the lead's workflow has moved it to."""
+        """Record the phase, track and step the lead's workflow has moved it to (a lead
+        that names no version keeps the one it had)."""
         now = as_utc(now, name="now")
-        moved = self._update(
-            LeadRow, col(LeadRow.id) == lead_id, phase=phase, track=track, updated_at=now
-        )
+        values = {"phase": phase, "track": track, "step": step, "updated_at": now}
+        if playbook_version is not None:
+            values["playbook_version"] = playbook_version
+        moved = self._update(LeadRow, col(LeadRow.id) == lead_id, **values)
         if not moved:
             raise RecordNotFoundError(
                 f"lead {lead_id!r} is not stored; call upsert_lead before set_lead_position"

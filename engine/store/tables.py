@@ -63,8 +63,22 @@ class LeadRow(SQLModel, table=True):
     account_id: str | None = Field(default=None, index=True, max_length=200)
     phase: str = Field(default=Phase.QUALIFICATION.value)
     track: str | None = None
+    step: str | None = Field(default=None, max_length=200)
+    playbook_version: str | None = Field(default=None, index=True, max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class PlaybookRow(SQLModel, table=True):
+    """A playbook version leads run, kept so it can be shown and compared after the code
+    has moved on; `version` is the spec's content hash."""
+
+    __tablename__ = "playbooks"
+
+    version: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    spec: dict[str, Any] = Field(sa_type=JSON)
+    stored_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class EventRow(SQLModel, table=True):
@@ -255,5 +269,5 @@ class LeaseRow(SQLModel, table=True):
 
 
 TABLES = (LeadRow, EventRow, EmailSendRow, EmailClickRow, SalesTaskRow, SuppressionRow, InboundRow,
-          ContactRow, IdentityRow, LeaseRow, SalesTokenRow, CounterRow)
+          ContactRow, IdentityRow, LeaseRow, SalesTokenRow, CounterRow, PlaybookRow)
 """Every table the store creates, in creation order."""

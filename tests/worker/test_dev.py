@@ -23,9 +23,10 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
+from engine.client import connect, enroll, lead_state
 from engine.errors import ConfigError
 from engine.leads import LeadProfile
-from engine.runtime import LeadSnapshot, connect, enroll, lead_state
+from engine.runtime import LeadSnapshot
 from engine.settings import Settings
 from worker.dev import DevStack, dev_settings, free_port
 from worker.smtp_sink import SMTPSink, outbox_messages

@@ -30,9 +30,9 @@ from sqlmodel import Session, SQLModel, select
 from temporalio.client import Client
 
 from engine.api import create_app
+from engine.client import Relay
 from engine.leads import LeadProfile
 from engine.mail import sign_token
-from engine.runtime.relay import Relay
 from engine.settings import Settings
 from engine.store import InboundRow, Store, SuppressionRow
 from engine.store.tables import EmailClickRow

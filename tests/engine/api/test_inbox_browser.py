@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.runtime import lead_state
+from engine.client import lead_state
 from tests.engine.api.test_sales_api import XSS, escalated
 from tests.stack import Stack
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from engine.runtime import connect
+from engine.client import connect
 from tests.stack import Stack, free_port, identify, running_stack
 from worker.temporal_server import TemporalDevServer
 

@@ -16,10 +16,10 @@ import pytest
 from temporalio.client import Client
 
 from engine.api import create_app
+from engine.client import Relay
 from engine.events import Event
 from engine.feedback import RejectReason
 from engine.leads import LeadProfile
-from engine.runtime.relay import Relay
 from engine.settings import Settings
 from engine.store import SalesTaskRow, Store
 from tests.stack import Stack, identify

@@ -20,11 +20,13 @@ from temporalio.worker import Worker
 
 from engine.errors import DeliveryError, PermanentDeliveryError
 from engine.handoff import HandoffPackage
+from engine.journey.state import TaskOwner
 from engine.leads import LeadProfile
 from engine.mail import MemoryTransport, SenderIdentity, TemplateRenderer
 from engine.mail.webhook import verify_webhook
-from engine.runtime.models import TaskNoticeInput, TaskOwner
-from engine.runtime.notices import WORKFLOWS, NoticeActivities, webhook_workflow_id
+from engine.runtime.models import TaskNoticeInput
+from engine.runtime.notices import NoticeActivities
+from engine.runtime.sales_webhook import WORKFLOWS, webhook_workflow_id
 from engine.store import Store
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates"

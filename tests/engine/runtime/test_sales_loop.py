@@ -17,12 +17,12 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from engine.business_hours import BusinessHours
+from engine.client import enroll, lead_journal, lead_state, send_events, workflow_id_for
 from engine.events import Event
-from engine.feedback import RejectReason
+from engine.feedback import Feedback, FeedbackResult, RejectReason
+from engine.journey.state import JournalEntry
 from engine.leads import LeadProfile
 from engine.mail import MemoryTransport
-from engine.runtime import enroll, lead_journal, lead_state, send_events, workflow_id_for
-from engine.runtime.models import Feedback, FeedbackResult, JournalEntry
 from engine.settings import Settings
 from engine.store import Store
 from worker.assembly import build_activities, build_worker

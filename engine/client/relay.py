@@ -24,11 +24,11 @@ from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from engine.client.leads import signal_events, start_with_events
 from engine.dsl.spec import PlaybookSpec
 from engine.events import Event
 from engine.leads import LeadProfile
-from engine.runtime.lead_workflow import LeadWorkflow, workflow_id_for
-from engine.runtime.models import EventsSignal, LeadWorkflowInput
+from engine.runtime.messages import EventsSignal
 from engine.store import InboundKind, InboundRow, LeadDelivery, Store
 from engine.store.tables import ContactRow
 
@@ -231,21 +231,16 @@ class Relay:
             first = number == 0
             signal = EventsSignal(events=chunk, profile=profile if first and changed else None)
             if enrolled or not first:
-                handle = client.get_workflow_handle_for(LeadWorkflow.run,
-                                                        workflow_id_for(profile.id))
                 try:
-                    await handle.signal(LeadWorkflow.events, signal)
+                    await signal_events(client, profile.id, signal)
                     continue
                 except RPCError as err:
                     if err.status != RPCStatusCode.NOT_FOUND:
                         raise
-            await client.start_workflow(
-                LeadWorkflow.run,
-                LeadWorkflowInput(lead=profile, playbook=self.playbook,
-                                  history_limit=self.history_limit),
-                id=workflow_id_for(profile.id), task_queue=self.task_queue,
-                start_signal="events",
-                start_signal_args=[EventsSignal(events=chunk, profile=profile)])
+            await start_with_events(client, profile, self.playbook,
+                                    EventsSignal(events=chunk, profile=profile),
+                                    task_queue=self.task_queue,
+                                    history_limit=self.history_limit)
 
     @staticmethod
     async def _db(work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -9,16 +9,8 @@ Every sales surface (the JSON API, the inbox page, `nurture tasks`) goes through
     result = await desk.act(viewer, task_id, Feedback(task_id=task_id, action="accept"))
 
 Reads come from the database; an answer goes to the lead's workflow as the `feedback`
-update, which alone changes the task. Errors carry the HTTP status they stand for:
-
-    DeskError
-    ├── NotSignedIn        401  no token, or one the store does not know
-    ├── NotAllowed         403  a rep asked for another rep's list
-    ├── TaskNotFound       404  no such task, or one the viewer may not see
-    ├── TaskClosed         409  the task was already accepted, rejected or recycled
-    ├── FeedbackRefused    409  the workflow turned the answer down (nothing changed)
-    ├── InvalidFeedback    422  the answer itself is malformed (names field and allowed values)
-    └── DeskUnavailable    503  Temporal cannot be reached (nothing changed)
+update, which alone changes the task. Errors (`desk_errors`) carry the HTTP status they
+stand for; the wording a rep reads is in `wording`.
 """
 
 from __future__ import annotations
@@ -27,9 +19,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -39,12 +29,26 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from engine.client.desk_errors import (
+    DeskUnavailable,
+    FeedbackRefused,
+    InvalidFeedback,
+    NotAllowed,
+    TaskClosed,
+    TaskNotFound,
+)
+from engine.client.leads import give_feedback, lead_journal
+from engine.client.wording import (
+    TimelineEntry,
+    check_feedback,
+    closed_message,
+    display_name,
+    summary,
+    task_timeline,
+)
 from engine.dsl.spec import PlaybookSpec
-from engine.errors import NurtureError
-from engine.feedback import RejectReason, parse_reason
+from engine.feedback import Feedback, FeedbackResult
 from engine.leads import LeadProfile
-from engine.runtime.lead_workflow import workflow_id_for
-from engine.runtime.models import Feedback, FeedbackResult, JournalPage, JournalQuery
 from engine.store import SalesTaskKind, SalesTaskRow, SalesTaskView, Store, TaskStatus
 
 STATUSES = tuple(status.value for status in TaskStatus)
@@ -53,60 +57,6 @@ MAX_PAGE = 200
 TIMELINE_LIMIT = 200
 _DOWN = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
                    RPCStatusCode.CANCELLED, RPCStatusCode.RESOURCE_EXHAUSTED})
-
-
-class DeskError(NurtureError):
-    """A sales-desk request that cannot be served; `status` is its HTTP status."""
-
-    status = 400
-
-    def __init__(self, message: str, *, field: str | None = None,
-                 allowed: list[str] | None = None) -> None:
-        self.message, self.field, self.allowed = message, field, allowed
-        super().__init__(message)
-
-
-class NotSignedIn(DeskError):
-    """No token, or a token the store does not know (or revoked)."""
-
-    status = 401
-
-
-class NotAllowed(DeskError):
-    """A rep asked for something only a manager may see."""
-
-    status = 403
-
-
-class TaskNotFound(DeskError):
-    """No such task — or one the viewer may not see, which must look the same."""
-
-    status = 404
-
-
-class TaskClosed(DeskError):
-    """The task already has an outcome; the message says which, when and by whom."""
-
-    status = 409
-
-
-class FeedbackRefused(DeskError):
-    """The lead's workflow refused the answer; nothing changed."""
-
-    status = 409
-
-
-class InvalidFeedback(DeskError):
-    """The answer is malformed: a field is missing or holds a value that is not allowed."""
-
-    status = 422
-
-
-class DeskUnavailable(DeskError):
-    """Temporal cannot be reached or did not answer in time; retry after `retry_after` s."""
-
-    status = 503
-    retry_after = 5
 
 
 @dataclass(frozen=True)
@@ -127,15 +77,6 @@ class TaskPage(BaseModel):
 
     tasks: list[SalesTaskView]
     total: int
-
-
-class TimelineEntry(BaseModel):
-    """One moment on a task's or a lead's timeline."""
-
-    at: datetime
-    kind: str
-    detail: str = ""
-    by: str = ""
 
 
 class LeadTimeline(BaseModel):
@@ -226,22 +167,20 @@ class SalesDesk:
             if time.monotonic() < self._down_until:
                 raise DeskUnavailable("Temporal was unreachable a moment ago")
             client = await self._client()
-            handle = client.get_workflow_handle(workflow_id_for(task.lead_id))
-            page = await asyncio.wait_for(
-                handle.query("journal", JournalQuery(after_seq=0), result_type=JournalPage),
-                self.query_timeout)
+            page = await asyncio.wait_for(lead_journal(client, task.lead_id),
+                                          self.query_timeout)
         except Exception as err:  # noqa: BLE001 - unreachable, timed out, no workflow: the store
             if isinstance(err, TimeoutError) or (isinstance(err, RPCError)
                                                  and err.status in _DOWN):
                 self._down_until = time.monotonic() + DeskUnavailable.retry_after
             events = await asyncio.to_thread(self.store.events_for, task.lead_id,
                                              TIMELINE_LIMIT)
-            entries = [TimelineEntry(at=e.at, kind=e.type, detail=_summary(e.properties))
+            entries = [TimelineEntry(at=e.at, kind=e.type, detail=summary(e.properties))
                        for e in events] + task_timeline(task)
             entries.sort(key=lambda e: e.at)
             return LeadTimeline(source="store", entries=entries[-TIMELINE_LIMIT:])
         return LeadTimeline(source="workflow", entries=[
-            TimelineEntry(at=e.at, kind=e.kind, detail=_summary(e.data))
+            TimelineEntry(at=e.at, kind=e.kind, detail=summary(e.data))
             for e in page.entries[-TIMELINE_LIMIT:]])
 
     async def act(self, viewer: Viewer, task_id: str, feedback: Feedback) -> FeedbackResult:
@@ -256,11 +195,9 @@ class SalesDesk:
         check_feedback(feedback)
         feedback = feedback.model_copy(update={"task_id": task.id, "by": viewer.user_id})
         client = await self._client()
-        handle = client.get_workflow_handle(workflow_id_for(task.lead_id))
         try:
-            return await asyncio.wait_for(
-                handle.execute_update("feedback", feedback, result_type=FeedbackResult),
-                self.update_timeout)
+            return await asyncio.wait_for(give_feedback(client, task.lead_id, feedback),
+                                          self.update_timeout)
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             raise FeedbackRefused(getattr(cause, "message", None) or str(cause)) from None
@@ -308,93 +245,3 @@ class SalesDesk:
                                         offset=max(offset, 0))
         total = await asyncio.to_thread(self.store.count_sales_tasks, **filters)
         return TaskPage(tasks=tasks, total=total)
-
-
-def reject_reason(text: str | None) -> RejectReason:
-    """The reject reason a rep typed or picked; `InvalidFeedback` names every allowed one."""
-    allowed = [reason.value for reason in RejectReason]
-    if not text or not text.strip():
-        raise InvalidFeedback("a reject needs a reason", field="reason", allowed=allowed)
-    try:
-        return parse_reason(text)
-    except ValueError:
-        raise InvalidFeedback(f"unknown reject reason {text.strip()!r}", field="reason",
-                              allowed=allowed) from None
-
-
-def check_feedback(feedback: Feedback) -> None:
-    """Refuse what no workflow could accept, before asking one: a reject without a reason,
-    a timing reject without the date to come back."""
-    if feedback.action == "reject" and feedback.reason is None:
-        reject_reason(None)
-    if feedback.reason == RejectReason.TIMING and feedback.until is None:
-        raise InvalidFeedback("a 'timing not active' reject needs the date to come back "
-                              "(until, YYYY-MM-DD)", field="until")
-
-
-def task_timeline(task: SalesTaskRow) -> list[TimelineEntry]:
-    """The task's own timeline (assigned, breached, re-routed, closed), oldest first."""
-    entries = [TimelineEntry.model_validate(item) for item in (task.timeline or [])]
-    return sorted(entries, key=lambda e: e.at)
-
-
-def closed_message(task: SalesTaskRow, zone: str = "UTC") -> str:
-    """How, when (in `zone`) and by whom a task was closed: "rejected (Duplicate record) on
-    2026-01-05 09:30 UTC by ana"."""
-    how = task.status
-    if task.outcome_reason:
-        try:
-            how += f" ({RejectReason(task.outcome_reason).label})"
-        except ValueError:
-            how += f" ({task.outcome_reason})"
-    when = (f" on {task.closed_at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M %Z}"
-            if task.closed_at else "")
-    by = f" by {task.closed_by}" if task.closed_by else ""
-    return f"{how}{when}{by}"
-
-
-def outcome_message(result: FeedbackResult) -> str:
-    """What an answer did, for the rep's confirmation."""
-    done = {"accepted": "Accepted", "rejected": "Rejected", "recycled": "Recycled"}
-    text = done.get(result.status, result.status.capitalize())
-    return f"{text}: {result.next_step}." if result.next_step else f"{text}."
-
-
-def task_sla(status: str, due_at: datetime | None, now: datetime | None = None) -> str:
-    """The SLA in words while the task is open; its status once it is closed."""
-    return sla_text(due_at, now) if status == "open" else status
-
-
-def sla_text(due_at: datetime | None, now: datetime | None = None) -> str:
-    """The SLA as a rep reads it: "due in 23 min", "overdue by 1 h 5 min"."""
-    if due_at is None:
-        return "no SLA"
-    left = due_at - (now or datetime.now(UTC))
-    if left >= timedelta(0):
-        return f"due in {_span(left)}"
-    return f"overdue by {_span(-left)}"
-
-
-def _span(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    parts = [f"{days} d"] if days else []
-    if hours:
-        parts.append(f"{hours} h")
-    if minutes and not days:
-        parts.append(f"{minutes} min")
-    return " ".join(parts) or "0 min"
-
-
-def display_name(profile: LeadProfile) -> str:
-    """First and last name, else the email address."""
-    name = " ".join(p for p in (profile.first_name, profile.last_name) if p)
-    return name or profile.email
-
-
-def _summary(data: dict[str, Any], width: int = 160) -> str:
-    """A timeline entry's data in one short line."""
-    text = ", ".join(f"{key}: {value}" for key, value in data.items()
-                     if value not in (None, "", [], {}))
-    return text if len(text) <= width else text[:width - 1] + "…"

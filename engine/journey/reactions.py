@@ -1,24 +1,35 @@
-"""Pure decisions the lead workflow makes about an event or a moment.
+"""How a lead reacts to an event: recorded once, rescored, triggers fired, interrupts wanted.
 
-No Temporal here: everything takes the state and `now`, so it is tested directly and runs
-unchanged inside the workflow sandbox.
+No Temporal here: everything takes the state and `now` and says what should happen; the
+workflow does it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from engine.dsl.conditions import Facts, evaluate, event_matches
-from engine.dsl.spec import PlaybookSpec, TrackSpec, Trigger
-from engine.events import Event
+from engine.dsl.spec import (
+    Action,
+    EscalateAction,
+    EventBranch,
+    PlaybookSpec,
+    SuppressAction,
+    TrackSpec,
+    Trigger,
+)
+from engine.events import EMAIL_BOUNCED, UNSUBSCRIBED, Event
+from engine.journey.journal import note_scores
+from engine.journey.state import LeadState
 from engine.leads import NURTURE_PHASES, Phase
-from engine.runtime.models import LeadState
-from engine.scoring import Scores, score
+from engine.scoring import Scores, readiness, score
 
 MAX_EVENTS = 500
 MAX_SEEN_IDS = 5_000
 MAX_EMAILS = 200
-MAX_JOURNAL = 2_000
+# Interrupts by precedence: suppress beats escalate beats move.
+PRIORITY = {"suppress": 0, "escalate": 1, "move": 2}
 QUIET_PHASES = frozenset({Phase.SUPPRESSED, Phase.SALES, Phase.SQL})
 # What a trigger may still do while the lead is with sales: make the task more urgent, or
 # tell its owner (no email goes to the lead then).
@@ -105,3 +116,67 @@ def silence_deadline(state: LeadState) -> datetime | None:
     if state.phase not in rule.phases or state.position.track == rule.track:
         return None
     return state.last_engagement_at + rule.after
+
+
+@dataclass
+class Reaction:
+    """What one event asks for: interrupts (in the order wanted), actions that interrupt
+    nothing (an email, a note to sales), and the waiting branch it answers, if any."""
+
+    wants: list[Action] = field(default_factory=list)
+    side: list[Action] = field(default_factory=list)
+    matched: EventBranch | None = None
+
+
+def react(state: LeadState, event: Event, now: datetime,
+          listening: list[EventBranch]) -> Reaction:
+    """Apply one event to the state and say what it asks for."""
+    reaction = Reaction()
+    if not accept(state, event):
+        return reaction
+    if event.type == "buying_committee_signal" and "contact_id" in event.properties:
+        contact = str(event.properties["contact_id"])
+        if contact not in state.committee:
+            state.committee.append(contact)
+    before = state.scores
+    state.scores = rescore(state, now)
+    note_scores(state, before, now)
+    if state.phase == Phase.SUPPRESSED:
+        return reaction
+    if event.type == UNSUBSCRIBED:
+        reaction.wants.append(SuppressAction(reason="unsubscribed"))
+        return reaction
+    if event.type == EMAIL_BOUNCED and event.properties.get("hard", True):
+        reaction.wants.append(SuppressAction(reason="hard bounce"))
+        return reaction
+    for trigger in triggers_for(state, event, now):
+        state.fired[trigger.name] = now
+        for action in trigger.actions:
+            if state.phase == Phase.RECYCLED and action.kind != "escalate":
+                continue  # a resting lead gets no email; a hand-raise still counts
+            if state.phase == Phase.SALES and action.kind not in SALES_ACTIONS:
+                continue  # with sales: no email, but the owner hears what happens
+            (reaction.wants if action.kind in PRIORITY else reaction.side).append(action)
+    reaction.matched = next((b for b in listening if event_matches(event, b.on, b.where)),
+                            None)
+    reaction.wants.extend(ready(state))
+    return reaction
+
+
+def ready(state: LeadState) -> list[Action]:
+    """An escalation, when the scores make a nurtured lead sales-ready."""
+    tier = readiness(state.scores, state.playbook.scoring)
+    if tier is not None and state.phase in NURTURE_PHASES and state.escalation is None:
+        return [EscalateAction(tier=tier, reason="sales-ready by score")]
+    return []
+
+
+def decisive(current: Action | None, action: Action) -> Action:
+    """The more decisive of two interrupts: suppress beats escalate beats move, and of two
+    escalations the more urgent tier (a demo request outranks a score crossing)."""
+    if current is None or PRIORITY[action.kind] < PRIORITY[current.kind]:
+        return action
+    if isinstance(action, EscalateAction) and isinstance(current, EscalateAction) \
+            and (action.tier or 4) < (current.tier or 4):
+        return action
+    return current

@@ -1,4 +1,9 @@
-"""Client helpers: enroll a lead, send it events, read its state."""
+"""The typed client of the lead workflows: the only way other code reaches one.
+
+Enrol a lead, send it events, read its state and journal, give sales' answer: every call
+names the workflow's handlers through `LeadWorkflow` itself, never by a string, so a
+renamed signal, query or update breaks here (and in mypy), not in production.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +17,26 @@ from temporalio.envconfig import ClientConfig
 from engine.dsl.spec import PlaybookSpec
 from engine.errors import ConfigError
 from engine.events import Event
+from engine.feedback import Feedback, FeedbackResult
+from engine.journey.migration import MigrateRequest, MigrateResult
 from engine.leads import LeadProfile
-from engine.runtime.lead_workflow import LeadWorkflow, workflow_id_for
-from engine.runtime.models import (
+from engine.runtime.lead_workflow import LeadWorkflow
+from engine.runtime.messages import (
     EventsSignal,
     JournalPage,
     JournalQuery,
     LeadSnapshot,
     LeadWorkflowInput,
+    workflow_id_for,
 )
 
 if TYPE_CHECKING:  # settings read files at import; the workflow sandbox must not
     from engine.settings import Settings
 
 DEFAULT_TASK_QUEUE = "nurture"
+EVENTS_SIGNAL = "events"
+"""`LeadWorkflow.events` by name: signal-with-start takes the signal only as a string (a
+test pins it to the handler)."""
 
 
 async def connect(address: str = "localhost:7233", namespace: str = "default",
@@ -58,14 +69,13 @@ async def enroll(client: Client, lead: LeadProfile, playbook: PlaybookSpec, *,
         LeadWorkflow.run,
         LeadWorkflowInput(lead=lead, playbook=playbook, history_limit=history_limit),
         id=workflow_id_for(lead.id), task_queue=task_queue,
-        start_signal="events", start_signal_args=[EventsSignal(events=list(events))],
+        start_signal=EVENTS_SIGNAL, start_signal_args=[EventsSignal(events=list(events))],
     )
 
 
 async def send_events(client: Client, lead_id: str, events: Iterable[Event]) -> None:
     """Deliver events to a running lead workflow (ids make redelivery harmless)."""
-    handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id_for(lead_id))
-    await handle.signal(LeadWorkflow.events, EventsSignal(events=list(events)))
+    await signal_events(client, lead_id, EventsSignal(events=list(events)))
 
 
 async def lead_state(client: Client, lead_id: str) -> LeadSnapshot:
@@ -78,3 +88,41 @@ async def lead_journal(client: Client, lead_id: str, after_seq: int = 0) -> Jour
     """The lead's timeline after a sequence number."""
     handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id_for(lead_id))
     return await handle.query(LeadWorkflow.journal, JournalQuery(after_seq=after_seq))
+
+
+async def give_feedback(client: Client, lead_id: str, answer: Feedback) -> FeedbackResult:
+    """Sales' answer on the lead's open task, as the workflow's `feedback` update; a refused
+    answer raises `WorkflowUpdateFailedError` and changes nothing."""
+    handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id_for(lead_id))
+    return await handle.execute_update(LeadWorkflow.feedback, answer)
+
+
+async def start_with_events(client: Client, lead: LeadProfile, playbook: PlaybookSpec,
+                            signal: EventsSignal, *, task_queue: str,
+                            history_limit: int = 10_000) -> None:
+    """Start the lead's workflow with its first events (signal-with-start: a lead that runs
+    already just gets the signal)."""
+    await client.start_workflow(
+        LeadWorkflow.run,
+        LeadWorkflowInput(lead=lead, playbook=playbook, history_limit=history_limit),
+        id=workflow_id_for(lead.id), task_queue=task_queue,
+        start_signal=EVENTS_SIGNAL, start_signal_args=[signal])
+
+
+async def signal_events(client: Client, lead_id: str, signal: EventsSignal) -> None:
+    """Deliver an events signal (with a changed profile, say) to a running lead."""
+    handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id_for(lead_id))
+    await handle.signal(LeadWorkflow.events, signal)
+
+
+async def migrate_lead(client: Client, lead_id: str, request: MigrateRequest) -> MigrateResult:
+    """Move the lead onto another playbook version, as the workflow's `migrate` update; a
+    refused move raises `WorkflowUpdateFailedError` and changes nothing."""
+    handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id_for(lead_id))
+    return await handle.execute_update(LeadWorkflow.migrate, request)
+
+
+async def lead_playbook(client: Client, lead_id: str) -> PlaybookSpec:
+    """The playbook version the lead runs, in full."""
+    handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id_for(lead_id))
+    return await handle.query(LeadWorkflow.playbook)

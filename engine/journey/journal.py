@@ -1,0 +1,36 @@
+"""The lead's timeline: every phase change, score change, email and sales moment, once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from engine.journey.state import JournalEntry, LeadState
+from engine.scoring import Scores, is_mql
+
+MAX_JOURNAL = 2_000
+
+
+def note(state: LeadState, now: datetime, kind: str, **data: Any) -> None:
+    """Add a line (the oldest lines go past MAX_JOURNAL)."""
+    state.journal.append(JournalEntry(seq=state.next_seq(), at=now, kind=kind, data=data))
+    del state.journal[:-MAX_JOURNAL]
+
+
+def set_phase(state: LeadState, now: datetime, phase: str, reason: str) -> bool:
+    """Enter `phase`, noting why; False when the lead is in it already."""
+    if phase == state.phase:
+        return False
+    note(state, now, "phase", **{"from": state.phase or None, "to": phase, "reason": reason})
+    state.phase = phase
+    return True
+
+
+def note_scores(state: LeadState, before: Scores | None, now: datetime) -> None:
+    """Mark the lead an MQL the first time it qualifies, and note a visible score change."""
+    scores = state.scores
+    if state.mql_at is None and is_mql(scores, state.playbook.scoring):
+        state.mql_at = now
+    shown = (scores.fit, scores.intent, scores.total)
+    if before is None or shown != (before.fit, before.intent, before.total):
+        note(state, now, "score", fit=scores.fit, intent=scores.intent, total=scores.total)

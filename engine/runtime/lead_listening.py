@@ -1,0 +1,103 @@
+"""How a lead waits and listens: events are applied the moment they land, and a wait ends
+at its deadline, on an interrupt (a trigger, the silence rule, a bounce), on an event a
+wait-for step listens for, on sales' answer, on a move to another playbook version, or
+when the history needs a fresh run.
+
+`LeadListening` is the waiting half of `LeadWorkflow` (which inherits it); what an event
+means is decided by `engine.journey.reactions`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from engine.dsl.sales import NextStep
+    from engine.dsl.spec import Action, EventBranch, MoveAction, NotifySalesAction, SendAction
+    from engine.events import Event
+    from engine.feedback import Feedback, FeedbackResult
+    from engine.journey import journal, outbox, reactions
+
+from engine.runtime.lead_effects import LeadEffects
+
+TIMEOUT, INTERRUPT, ROLL_OVER = "timeout", "interrupt", "continue_as_new"
+"""How a wait ended."""
+
+
+class LeadListening(LeadEffects):
+    """The lead's inbox of events, the interrupt they want, and the wait that ends on them."""
+
+    _inbox: list[Event]
+    _interrupt: Action | None
+    _listening: list[EventBranch]
+    _matched: EventBranch | None
+    _side: list[tuple[Action, Event]]
+    _rescore: bool
+    _decision: tuple[Feedback, NextStep | None, FeedbackResult] | None
+    _history_limit: int
+    _moved: bool
+
+    async def _drain(self) -> None:
+        """Apply every pending event, then run the side actions they triggered."""
+        if self._rescore:
+            self._rescore = False
+            before, now = self.s.scores, workflow.now()
+            self.s.scores = reactions.rescore(self.s, now)
+            journal.note_scores(self.s, before, now)
+            for action in reactions.ready(self.s):
+                self._want(action)
+        while self._inbox or self._side:
+            while self._inbox:
+                event = self._inbox.pop(0)
+                reaction = reactions.react(self.s, event, workflow.now(), self._listening)
+                for action in reaction.wants:
+                    self._want(action)
+                self._side.extend((action, event) for action in reaction.side)
+                if self._matched is None:
+                    self._matched = reaction.matched
+            while self._side:
+                action, event = self._side.pop(0)
+                if isinstance(action, SendAction):
+                    outbox.queue(self.s, action, event, workflow.now())
+                elif isinstance(action, NotifySalesAction):
+                    await self._alert(action)
+
+    def _want(self, action: Action) -> None:
+        self._interrupt = reactions.decisive(self._interrupt, action)
+
+    async def _sleep(self, deadline: datetime | None) -> str:
+        """Wait until `deadline`, an interrupt, a matched event or a needed roll-over."""
+        while True:
+            await self._drain()
+            await self._flush_outbox()
+            if self._interrupt is not None:
+                return INTERRUPT
+            if self._matched is not None or self._decision is not None or self._moved:
+                return INTERRUPT
+            now, silence_rule = workflow.now(), self.s.playbook.silence
+            silence = reactions.silence_deadline(self.s)
+            if silence is not None and now >= silence and silence_rule:
+                self._want(MoveAction(track=silence_rule.track, reason="no engagement for "
+                                      f"{silence_rule.after.days} days"))
+                return INTERRUPT
+            if deadline is not None and now >= deadline:
+                return TIMEOUT
+            if self._needs_roll_over():
+                return ROLL_OVER
+            wakes = [t for t in (deadline, silence, *(p.not_before for p in self.s.outbox))
+                     if t is not None]
+            wake = min(wakes) if wakes else None
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self._inbox) or self._rescore or self._needs_roll_over()
+                    or self._decision is not None or self._moved,
+                    timeout=max(wake - now, timedelta(seconds=1)) if wake else None)
+            except TimeoutError:
+                pass
+
+    def _needs_roll_over(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or \
+            info.get_current_history_length() > self._history_limit
