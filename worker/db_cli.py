@@ -140,7 +140,8 @@ def revision(message: Annotated[str, typer.Option(
         if not made.changes:
             typer.echo("note: the models match the newest revision, so upgrade() is empty; "
                        "write its operations by hand (e.g. moving data) or delete the file")
-        typer.echo("next: review it, then extend tests/engine/store/test_migrations.py so the "
-                   "last release's database is upgraded through it (docs/migrations.md)")
+        typer.echo("next: review it (renames, defaults for NOT NULL columns, data to move), "
+                   "then assert what it does to the last release's rows in "
+                   "tests/engine/store/test_migrations.py (docs/migrations.md)")
 
     _guarded(draft)

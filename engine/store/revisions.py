@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
+from argparse import Namespace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -112,6 +113,7 @@ def draft_revision(message: str) -> Draft:
         try:
             with engine.begin() as connection:
                 config = alembic_config(connection)
+                config.cmd_opts = Namespace(quiet=True)  # the caller says what was written
                 command.upgrade(config, "head")
                 changes = model_drift(connection)
                 made = command.revision(config, message=message, autogenerate=True,

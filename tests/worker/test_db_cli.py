@@ -18,7 +18,7 @@ from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
 from engine.store import Store
-from engine.store.revisions import head, model_drift
+from engine.store.revisions import head, model_drift, next_id
 from engine.store.timestamps import UTCDateTime
 from tests.engine.store.release_data import create_with_release
 from tests.releases import release_tree
@@ -127,13 +127,16 @@ def new_model_fixture() -> Iterator[Table]:
 
 def test_revision_drafts_the_next_revision_from_the_models(
         migrations_copy: Path, new_model: Table, tmp_path: Path) -> None:
+    number, parent = next_id(), head()
+
     drafted = db("sqlite://", "revision", "-m", "add lead notes")
 
     assert drafted.exit_code == 0, drafted.output
-    path = migrations_copy / "versions" / "0002_add_lead_notes.py"
+    path = migrations_copy / "versions" / f"{number}_add_lead_notes.py"
     assert f"wrote {path}" in drafted.stdout and "upgrade() is empty" not in drafted.stdout
     source = path.read_text()
-    assert 'revision = "0002"' in source.replace("'", '"')
+    assert f"revision = '{number}'" in source
+    assert f"down_revision: str | None = '{parent}'" in source
     assert "sa.DateTime(timezone=True)" in source and "engine.store" not in source
     with Store(f"sqlite:///{tmp_path / 'drafted.db'}", upgrade=True) as store, \
             store.engine.connect() as connection:
@@ -141,8 +144,10 @@ def test_revision_drafts_the_next_revision_from_the_models(
 
 
 def test_revision_without_model_changes_says_upgrade_is_empty(migrations_copy: Path) -> None:
+    number = next_id()
+
     drafted = db("sqlite://", "revision", "-m", "move data")
 
     assert drafted.exit_code == 0, drafted.output
     assert "upgrade() is empty" in drafted.stdout
-    assert (migrations_copy / "versions" / "0002_move_data.py").exists()
+    assert (migrations_copy / "versions" / f"{number}_move_data.py").exists()

@@ -1,9 +1,6 @@
 """${message}
 
-Revision ${up_revision}, after ${down_revision | comma,n}. Check the operations below against
-the models: autogenerate misses renames (it sees a drop and an add), server defaults a new
-NOT NULL column needs on a table with rows, and data that must move. Keep the revision
-forward-only; a database goes back by restoring its backup.
+Revision ${up_revision}, after ${down_revision | comma,n}.
 """
 
 from __future__ import annotations

@@ -97,6 +97,14 @@ def test_a_release_database_with_rows_upgrades_with_nothing_lost(
         assert store.token_user(written["token"]) == ("lena", "rep")
         assert store.next_turn() == 2
 
+        # 0002: leads stored before it stand at no step, on no recorded playbook version.
+        assert (lead.step, lead.playbook_version) == (None, None)
+        assert store.playbook_versions() == []
+        store.set_lead_position(rows.LEAD.id, phase="acceleration", track="pricing_intent",
+                                step="pause", playbook_version="v2", now=rows.NOW)
+        assert [(p.lead_id, p.step) for p in store.lead_positions(version="v2")] == [
+            (rows.LEAD.id, "pause")]
+
         # New rows go on where the release left off (PostgreSQL sequences survive).
         assert store.accept_inbound([Inbound(message_id="msg-3", kind=InboundKind.EVENT,
                                              lead_id=rows.LEAD.id)], now=rows.NOW) == 1

@@ -12,21 +12,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 
 from engine.errors import SchemaError
 from engine.store import SchemaStatus, Store, schema_status, upgrade_schema
 from engine.store.connect import connect
-from engine.store.revisions import BASELINE, between, head
+from engine.store.revisions import BASELINE, alembic_config, between, head
 from tests.engine.store.conftest import POSTGRES_MISSING, POSTGRES_URL_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def made_by_release_0_1_0(url: str) -> None:
-    """Make the database look as release 0.1.0 left it: its tables, no version table."""
-    with Store(url, upgrade=True) as store, store.engine.begin() as connection:
-        connection.execute(text("DROP TABLE alembic_version"))
+    """Make the database as release 0.1.0 left it: the baseline's tables (test_migrations
+    proves them equal to 0.1.0's), no version table."""
+    engine = connect(url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), BASELINE)
+            connection.execute(text("DROP TABLE alembic_version"))
+    finally:
+        engine.dispose()
 
 
 def test_a_store_refuses_an_empty_database_and_names_the_command(
