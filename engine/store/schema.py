@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 from engine.errors import SchemaError
 from engine.store.connect import connect_exclusive, is_in_memory
 from engine.store.revisions import BASELINE, Revision, alembic_config, between, head, is_known
+from engine.store.tables import TABLES
 
 UPGRADE_COMMAND = "nurture db upgrade"
 
@@ -107,7 +108,7 @@ def upgrade_schema(engine: Engine) -> SchemaUpgrade:
             raise SchemaError(status.problem() or status.revision)
         adopted = status.revision is None and bool(status.tables)
         if adopted:
-            _check_complete(status)
+            _check_adoptable(connection, status)
             command.stamp(alembic_config(connection), BASELINE)
         command.upgrade(alembic_config(connection), "head")
         after = _read_status(connection).revision
@@ -125,13 +126,23 @@ def _read_status(connection: Connection) -> SchemaStatus:
     return SchemaStatus(url=url, revision=revision, head=head(), tables=present)
 
 
-def _check_complete(status: SchemaStatus) -> None:
+def _check_adoptable(connection: Connection, status: SchemaStatus) -> None:
+    """Refuse to stamp a database without revisions as the baseline unless it holds
+    exactly release 0.1.0's tables (not some, and none a later model added)."""
     missing = sorted(RELEASE_0_1_0_TABLES - status.tables)
     if missing:
         raise SchemaError(
             f"the database {status.url} holds some of nurture's tables but not "
             f"{', '.join(missing)}, and has no schema revision: it was not made by nurture, "
             "or making it was cut short; restore it from a backup or use an empty database")
+    later = {str(table.__tablename__) for table in TABLES} - RELEASE_0_1_0_TABLES
+    newer = sorted(later & set(inspect(connection).get_table_names()))
+    if newer:
+        raise SchemaError(
+            f"the database {status.url} has no schema revision but holds tables release "
+            f"0.1.0 did not make ({', '.join(newer)}): a development version of nurture "
+            "made it, so it cannot be adopted; use an empty database (for `nurture dev`, "
+            "remove its nurture.db) or restore a 0.1.0 backup")
 
 
 @contextmanager

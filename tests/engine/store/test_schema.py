@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 from alembic import command
 from sqlalchemy import text
+from sqlmodel import SQLModel
 
 from engine.errors import SchemaError
 from engine.store import SchemaStatus, Store, schema_status, upgrade_schema
 from engine.store.connect import connect
 from engine.store.revisions import BASELINE, alembic_config, between, head
+from engine.store.schema import RELEASE_0_1_0_TABLES
+from engine.store.tables import TABLES
 from tests.engine.store.conftest import POSTGRES_MISSING, POSTGRES_URL_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -108,6 +111,22 @@ def test_a_database_with_only_some_release_tables_is_refused(tmp_path: Path) -> 
             connection.execute(text("DROP TABLE counters"))
         with pytest.raises(SchemaError, match="nurture's tables but not counters"):
             upgrade_schema(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_database_a_development_version_made_is_refused_not_adopted(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'nurture.db'}"
+    made_by_release_0_1_0(url)
+    later = sorted({str(t.__tablename__) for t in TABLES} - RELEASE_0_1_0_TABLES)
+    engine = connect(url)
+    try:
+        with engine.begin() as connection:
+            SQLModel.metadata.tables[later[0]].create(connection)
+        with pytest.raises(SchemaError, match=rf"tables release 0\.1\.0 did not make "
+                                              rf"\({later[0]}\): a development version"):
+            upgrade_schema(engine)
+        assert schema_status(engine).revision is None
     finally:
         engine.dispose()
 
