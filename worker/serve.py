@@ -37,6 +37,9 @@ def build_app(settings: Settings, store: Store | None = None) -> FastAPI:
     playbook = load_playbook(settings.playbook)
     store = store or open_store(settings)
     store.save_playbook(playbook, now=datetime.now(UTC))  # the version new leads start on
+    logging.getLogger("nurture.api").info(
+        "new leads start on playbook %s version %s (%d tracks)", settings.playbook,
+        playbook.version, len(playbook.tracks))
     relay = Relay(store, playbook, lambda: connect_from(settings),
                   task_queue=settings.task_queue)
     return create_app(settings, store=store, playbook=playbook, relay=relay)

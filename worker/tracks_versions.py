@@ -21,6 +21,7 @@ from engine.client.migration import (
     plan_migration,
     run_migration,
 )
+from engine.dsl.diff import diff_playbooks
 from engine.dsl.spec import PlaybookSpec
 from engine.errors import NurtureError
 from engine.settings import Settings, load_playbook, load_settings
@@ -49,6 +50,7 @@ def _open(playbook: str | None) -> tuple[Settings, Store, PlaybookSpec]:
 def register(tracks_app: typer.Typer) -> None:
     """Add the commands to `nurture tracks`."""
     tracks_app.command("versions")(versions)
+    tracks_app.command("diff")(diff)
     tracks_app.command("migrate")(migrate)
 
 
@@ -75,6 +77,34 @@ def versions(playbook: Annotated[str | None, typer.Option(
         for phase, where, leads in rows:
             console.print(f"    {leads:>7}  {escape(phase):<14} {escape(where)}")
     store.dispose()
+
+
+def diff(
+    from_version: Annotated[str | None, typer.Option(
+        "--from", help="The version to compare (default: the one most leads not on the "
+                       "current version run).")] = None,
+    playbook: Annotated[str | None, typer.Option(
+        "--playbook", help="Playbook as 'module:NAME' (default: NURTURE_PLAYBOOK).")] = None,
+) -> None:
+    """What changed between a version leads are on and the current playbook, in words."""
+    _, store, spec = _open(playbook)
+    try:
+        if from_version is None:
+            others: dict[str, int] = defaultdict(int)
+            for row in store.position_counts():
+                if row.version and row.version != spec.version:
+                    others[row.version] += row.leads
+            if not others:
+                raise _fail(f"every lead with a recorded version runs the current one "
+                            f"({spec.version}); name one with --from")
+            from_version = max(others, key=lambda v: others[v])
+        old = store.stored_playbook(from_version)
+        if old is None:
+            known = ", ".join(r.version for r in store.playbook_versions())
+            raise _fail(f"unknown version {from_version!r}; stored versions: {known}", 2)
+    finally:
+        store.dispose()
+    typer.echo(diff_playbooks(old, spec).render())
 
 
 StepMap = Annotated[list[str] | None, typer.Option(

@@ -71,3 +71,15 @@ def test_unknown_versions_and_steps_get_a_clear_error(env: dict[str, str]) -> No
     assert bad_step.exit_code == 2 and "has no step 'nowhere'" in bad_step.output
     bad_map = nurture(env, "migrate", "--map", "pause", "--dry-run")
     assert bad_map.exit_code == 2 and "write it as OLD_STEP=NEW_STEP" in bad_map.output
+
+
+def test_diff_says_in_words_what_changed_since_the_version_leads_run(
+        env: dict[str, str]) -> None:
+    result = nurture(env, "diff")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"Playbook {A.version} → {B.version}")
+    assert "step `pause` removed (was: waits 5 days)" in result.output
+    assert "step `rest` added after `hello`: waits 7 days" in result.output
+    assert "sends template `education_pipeline` instead of `activation_value`" in result.output
+    unknown = nurture(env, "diff", "--from", "nope")
+    assert unknown.exit_code == 2 and "unknown version 'nope'" in unknown.output

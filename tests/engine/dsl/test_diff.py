@@ -114,6 +114,28 @@ def test_a_removed_trigger_is_named() -> None:
     assert said(book(triggers=[demo]), book()) == ["trigger `demo_request`: removed"]
 
 
+def test_a_changed_trigger_says_what_it_fires_on_and_does_now() -> None:
+    old = trigger("demo_request", on=["demo_requested", "contact_requested"],
+                  then=[escalate_now("asked", tier=1)])
+    new = trigger("demo_request", on=["demo_requested"], cooldown=days(2),
+                  then=[escalate_now("asked", tier=2)])
+    assert said(book(triggers=[old]), book(triggers=[new])) == [
+        "trigger `demo_request`: no longer fires on contact_requested",
+        "trigger `demo_request`: now hands the lead to sales (tier 2) "
+        "(was: hands the lead to sales (tier 1))",
+        "trigger `demo_request`: cooldown: none → 2 days",
+    ]
+
+
+def test_a_step_of_another_kind_says_what_it_does_now_and_did_before() -> None:
+    edited = welcome(send("hello", "welcome_intro"), wait("pause", days=5),
+                     wait_for("value", on("email_clicked", goto="done"), timeout=days(3)),
+                     end("done", "welcome finished"))
+    assert [change.text for change in diff_tracks(welcome(), edited)] == [
+        "step `value`: now waits up to 3 days for email_clicked "
+        "(was: sends template `activation_value`)"]
+
+
 def test_changed_points_and_thresholds_read_old_to_new() -> None:
     old = ScoringModel(intent=IntentRules(points={"demo_requested": 40}), mql=60)
     new = ScoringModel(intent=IntentRules(points={"demo_requested": 50}), mql=65)

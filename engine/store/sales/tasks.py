@@ -1,5 +1,4 @@
-"""The sales ledger: tasks handed to sales, their timelines and outcomes, the inbox's sign-in
-tokens, and the shared round-robin turn.
+"""Sales tasks from opening to outcome: each change, and the timeline that records it.
 
 A task changes only while it is open, and the database decides that (UPDATE … WHERE
 status = 'open', then the row count), so a late retry or a second rep clicking at the same
@@ -9,64 +8,26 @@ concurrent notes are never lost.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
-from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from engine.store.access import TableAccess
-from engine.store.tables import (
-    CounterRow,
-    LeadRow,
-    SalesTaskKind,
-    SalesTaskRow,
-    SalesTokenRow,
-    TaskStatus,
-)
+from engine.store.tables import SalesTaskKind, SalesTaskRow, TaskStatus
 from engine.store.timestamps import as_utc
 
-_ROLES = frozenset({"rep", "manager"})
 _CLOSED = frozenset({TaskStatus.ACCEPTED, TaskStatus.REJECTED, TaskStatus.RECYCLED})
-_TOKEN_PREFIX = "nt_"
-_MAX_TOKEN_LENGTH = 200  # anything longer is not one of ours; no need to hash it
 
 # A change to a locked task row: the values to set, or None when it was already made.
 _Change = Callable[[SalesTaskRow], dict[str, Any] | None]
 
 
-class SalesTaskView(BaseModel):
-    """One line of the sales inbox: the task and who the lead is."""
-
-    id: str
-    lead_id: str
-    kind: str
-    tier: int
-    reason: str
-    status: str
-    owner: str | None
-    owner_name: str | None
-    created_at: datetime
-    due_at: datetime | None
-    breached_at: datetime | None
-    follow_up_until: datetime | None
-    reroutes: int
-    lead_name: str | None  # first and last name, else the email; None if the lead is unknown
-    lead_email: str | None
-    lead_title: str | None
-    lead_company: str | None
-
-
-class SalesLedger(TableAccess):
-    """Sales tasks from opening to outcome, the inbox's tokens and the round-robin turn."""
-
-    # tasks
+class SalesTaskLedger(TableAccess):
+    """Sales tasks: opened once, changed only while open, every change on the timeline."""
 
     def create_sales_task(
         self,
@@ -123,18 +84,6 @@ class SalesLedger(TableAccess):
             statement = statement.where(col(SalesTaskRow.lead_id) == lead_id)
         with Session(self.engine) as session:
             return list(session.scalars(statement))
-
-    def open_task_counts(self) -> dict[str, int]:
-        """How many open escalations each owner holds (owners with none are absent)."""
-        statement = (
-            select(col(SalesTaskRow.owner), func.count())
-            .where(col(SalesTaskRow.status) == TaskStatus.OPEN.value,
-                   col(SalesTaskRow.kind) == SalesTaskKind.ESCALATION.value,
-                   col(SalesTaskRow.owner).is_not(None))
-            .group_by(col(SalesTaskRow.owner))
-        )
-        with self.engine.connect() as connection:
-            return {str(owner): int(count) for owner, count in connection.execute(statement)}
 
     def note_task(
         self, task_id: str, *, kind: str, detail: str, at: datetime, by: str = "system"
@@ -230,104 +179,6 @@ class SalesLedger(TableAccess):
 
         return self._change_task(task_id, close)
 
-    def list_sales_tasks(
-        self,
-        *,
-        owner: str | None = None,
-        status: str | None = TaskStatus.OPEN.value,
-        tier: int | None = None,
-        kind: str | None = SalesTaskKind.ESCALATION.value,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> list[SalesTaskView]:
-        """A page of the inbox: soonest due first (no due time last), then oldest, by id.
-
-        A filter left as None does not filter.
-        """
-        if limit < 0 or offset < 0:
-            raise ValueError(f"limit and offset must not be negative, got {limit}, {offset}")
-        task = SalesTaskRow
-        statement = (
-            select(col(task.id), col(task.lead_id), col(task.kind), col(task.tier),
-                   col(task.reason), col(task.status), col(task.owner), col(task.owner_name),
-                   col(task.created_at), col(task.due_at), col(task.breached_at),
-                   col(task.follow_up_until), col(task.reroutes), col(LeadRow.first_name),
-                   col(LeadRow.last_name), col(LeadRow.email), col(LeadRow.title),
-                   col(LeadRow.company))
-            .select_from(task)
-            .outerjoin(LeadRow, col(LeadRow.id) == col(task.lead_id))
-            .where(*_filters(owner=owner, status=status, tier=tier, kind=kind))
-            .order_by(col(task.due_at).asc().nulls_last(), col(task.created_at), col(task.id))
-            .limit(limit)
-            .offset(offset)
-        )
-        with self.engine.connect() as connection:
-            rows = connection.execute(statement).all()
-        return [_view(row._mapping) for row in rows]
-
-    def count_sales_tasks(
-        self,
-        *,
-        owner: str | None = None,
-        status: str | None = TaskStatus.OPEN.value,
-        tier: int | None = None,
-        kind: str | None = SalesTaskKind.ESCALATION.value,
-    ) -> int:
-        """How many tasks `list_sales_tasks` would page through with the same filters."""
-        statement = select(func.count()).select_from(SalesTaskRow).where(
-            *_filters(owner=owner, status=status, tier=tier, kind=kind))
-        with self.engine.connect() as connection:
-            return int(connection.execute(statement).scalar_one())
-
-    # the round-robin turn
-
-    def next_turn(self, name: str = "round_robin") -> int:
-        """Take the next number of the named counter: 0 first, then 1, 2, … across every
-        process sharing the database."""
-        maker = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        create = maker(CounterRow).values(name=name, value=0).on_conflict_do_nothing(
-            index_elements=["name"])
-        take = (update(CounterRow).where(col(CounterRow.name) == name)
-                .values(value=col(CounterRow.value) + 1)
-                .returning(col(CounterRow.value) - 1))
-        with self.engine.begin() as connection:
-            connection.execute(create)
-            return int(connection.execute(take).scalar_one())
-
-    # sign-in tokens
-
-    def issue_token(self, user_id: str, *, role: str = "rep", now: datetime) -> str:
-        """A new sign-in token for the user; the only time its plaintext is ever seen."""
-        if role not in _ROLES:
-            raise ValueError(f"token role must be 'rep' or 'manager', not {role!r}")
-        now = as_utc(now, name="now")
-        while True:
-            token = _TOKEN_PREFIX + secrets.token_urlsafe(24)
-            row = SalesTokenRow(token_hash=_digest(token), user_id=user_id, role=role,
-                                created_at=now)
-            if self._insert_once(row):
-                return token
-
-    def token_user(self, token: str) -> tuple[str, str] | None:
-        """Whose token this is, as (user id, role); None if it is unknown or revoked."""
-        if not token or len(token) > _MAX_TOKEN_LENGTH:
-            return None
-        statement = select(col(SalesTokenRow.user_id), col(SalesTokenRow.role)).where(
-            col(SalesTokenRow.token_hash) == _digest(token),
-            col(SalesTokenRow.revoked_at).is_(None))
-        with self.engine.connect() as connection:
-            found = connection.execute(statement).first()
-        return None if found is None else (found.user_id, found.role)
-
-    def revoke_tokens(self, user_id: str, *, now: datetime) -> int:
-        """Revoke every live token of the user; how many there were."""
-        now = as_utc(now, name="now")
-        where = ((col(SalesTokenRow.user_id) == user_id)
-                 & col(SalesTokenRow.revoked_at).is_(None))
-        return self._update(SalesTokenRow, where, revoked_at=now)
-
-    # plumbing
-
     def _change_task(self, task_id: str, change: _Change, *, open_only: bool = True) -> bool:
         """Read the task under a row lock, and write what `change` makes of it in the same
         transaction; False if the task is unknown (or, with `open_only`, not open)."""
@@ -357,33 +208,6 @@ class SalesLedger(TableAccess):
         return session.scalars(statement.with_for_update()).first()
 
 
-def _filters(
-    *, owner: str | None, status: str | None, tier: int | None, kind: str | None
-) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if owner is not None:
-        conditions.append(col(SalesTaskRow.owner) == owner)
-    if status is not None:
-        conditions.append(col(SalesTaskRow.status) == TaskStatus(status).value)
-    if tier is not None:
-        conditions.append(col(SalesTaskRow.tier) == tier)
-    if kind is not None:
-        conditions.append(col(SalesTaskRow.kind) == SalesTaskKind(kind).value)
-    return conditions
-
-
-def _view(row: Any) -> SalesTaskView:
-    full_name = " ".join(part for part in (row["first_name"], row["last_name"]) if part)
-    return SalesTaskView(
-        id=row["id"], lead_id=row["lead_id"], kind=row["kind"], tier=row["tier"],
-        reason=row["reason"], status=row["status"], owner=row["owner"],
-        owner_name=row["owner_name"], created_at=row["created_at"], due_at=row["due_at"],
-        breached_at=row["breached_at"], follow_up_until=row["follow_up_until"],
-        reroutes=row["reroutes"], lead_name=full_name or row["email"],
-        lead_email=row["email"], lead_title=row["title"], lead_company=row["company"],
-    )
-
-
 def _entry(at: datetime, kind: str, by: str, detail: str) -> dict[str, str]:
     return {"at": _iso(at), "kind": kind, "by": by, "detail": detail}
 
@@ -399,7 +223,3 @@ def _iso(at: datetime) -> str:
 
 def _maybe_utc(value: datetime | None, name: str) -> datetime | None:
     return None if value is None else as_utc(value, name=name)
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
