@@ -153,14 +153,19 @@ class ReleaseStack:
         return f"{self.api.output()}\n{self.worker.output()}"
 
 
+class TimedOut(AssertionError):
+    """What was awaited did not happen in time."""
+
+
 async def eventually(check: Callable[[], Awaitable[T]], what: str, seconds: float) -> T:
-    """The first truthy answer of `check`, polled until `seconds` pass."""
+    """The first truthy answer of `check`, polled until `seconds` pass (then `TimedOut`)."""
     deadline = time.monotonic() + seconds
     while True:
         result = await check()
         if result:
             return result
-        assert time.monotonic() < deadline, f"timed out after {seconds:g} s waiting for {what}"
+        if time.monotonic() > deadline:
+            raise TimedOut(f"timed out after {seconds:g} s waiting for {what}")
         await asyncio.sleep(0.25)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from engine.runtime import workflow_id_for
@@ -28,6 +28,7 @@ from tests.upgrade.release_stack import (
     ROOT,
     WRITE_KEY,
     ReleaseStack,
+    TimedOut,
     email_ledger,
     eventually,
     has_command,
@@ -175,10 +176,16 @@ async def carry_on(site: Site, client: Client, stopped_at: datetime) -> None:
     before = site.before
     sla_task = before["up-sla"]["escalation"]["task_id"]
 
+    unanswered: list[str] = []
+
     async def moved_on() -> bool:
         failures = await workflow_task_failures(client)
         assert not failures, "workflow tasks failed after the upgrade:\n" + "\n".join(failures)
-        states = await all_states(client)
+        try:
+            states = await all_states(client)
+        except WorkflowQueryFailedError as err:  # e.g. a history the new code cannot replay
+            unanswered[:] = [str(err)]
+            return False
         sla = states.get("up-sla", {}).get("escalation") or {}
         return all([
             site.sent(stopped_at, lead_id="up-waiting", template="activation_value"),
@@ -190,8 +197,12 @@ async def carry_on(site: Site, client: Client, stopped_at: datetime) -> None:
             > before["up-resting"]["event_count"],
         ])
 
-    await eventually(moved_on, "every lead's next step on the current code",
-                     AFTER_UPGRADE_SECONDS)
+    try:
+        await eventually(moved_on, "every lead's next step on the current code",
+                         AFTER_UPGRADE_SECONDS)
+    except TimedOut as err:
+        raise TimedOut(f"{err}; the state query last failed with: {unanswered}"
+                       if unanswered else str(err)) from None
     states = await all_states(client)
     assert {lead: state["phase"] for lead, state in states.items()} == {
         "up-waiting": "exited", "up-listening": "exited", "up-opening": "exited",
