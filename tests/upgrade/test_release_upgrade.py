@@ -22,7 +22,8 @@ import httpx
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from engine.runtime import workflow_id_for
+from engine.client import lead_state as query_state
+from engine.client import workflow_id_for
 from tests.releases import latest_release, release_tree
 from tests.upgrade.release_stack import (
     ROOT,
@@ -94,12 +95,12 @@ class Site:
 
 
 async def lead_state(client: Client, lead_id: str) -> dict[str, Any] | None:
-    """The lead's state query answer as plain JSON, or None before its workflow exists."""
+    """The lead's state as JSON, or None before its workflow exists."""
     try:
-        answer = await client.get_workflow_handle(workflow_id_for(lead_id)).query("state")
+        snapshot = await query_state(client, lead_id)
     except RPCError:
         return None
-    return dict(answer)
+    return snapshot.model_dump(mode="json")
 
 
 async def all_states(client: Client) -> dict[str, dict[str, Any]]:
