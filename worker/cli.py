@@ -173,12 +173,13 @@ def api(host: Annotated[str | None, typer.Option(help="Interface (default NURTUR
         port: Annotated[int | None, typer.Option(help="Port (default NURTURE_API_PORT, "
                                                       "8000).")] = None) -> None:
     """Run the HTTP API and its relay to Temporal (NURTURE_WRITE_KEYS, TEMPORAL_ADDRESS, ...)."""
+    from worker.run import until_stopped
     from worker.serve import log_to_stderr, serve_api
 
     log_to_stderr()
     try:
         settings = load_settings()
-        asyncio.run(serve_api(settings, host=host, port=port))
+        asyncio.run(until_stopped(serve_api(settings, host=host, port=port)))
     except NurtureError as err:
         raise _fail(str(err)) from None
     except KeyboardInterrupt:

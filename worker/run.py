@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 from temporalio.client import Client
 
@@ -14,9 +18,27 @@ from worker.serve import log_to_stderr, open_store
 
 
 async def run_worker(settings: Settings) -> None:
-    """Connect to Temporal and run lead workflows until stopped."""
+    """Connect to Temporal and run lead workflows until SIGTERM or SIGINT."""
     log_to_stderr()
-    await serve_worker(settings)
+    await until_stopped(serve_worker(settings))
+
+
+async def until_stopped(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` until it ends, or until SIGTERM or SIGINT (what a service manager or a
+    container runtime sends) cancels it, which shuts it down gracefully: a worker finishes
+    the tasks it holds, an API the requests it serves."""
+    task = asyncio.ensure_future(work)
+    loop, stops = asyncio.get_running_loop(), (signal.SIGTERM, signal.SIGINT)
+    for number in stops:
+        loop.add_signal_handler(number, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+    finally:
+        for number in stops:
+            loop.remove_signal_handler(number)
 
 
 async def serve_worker(settings: Settings, *, client: Client | None = None) -> None:

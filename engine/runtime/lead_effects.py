@@ -14,14 +14,17 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from engine.dsl.sales import NextStep
     from engine.dsl.spec import Action, NotifySalesAction, SuppressAction
     from engine.events import Event
     from engine.feedback import Feedback, FeedbackResult
     from engine.handoff import HandoffPackage
-    from engine.journey import journal, outbox
+    from engine.journey import journal, migration, outbox
     from engine.journey import sales as sla
+    from engine.journey.migration import MigrateRequest
     from engine.journey.state import LeadState, OpenEscalation
     from engine.leads import Phase
     from engine.runtime.messages import EventsSignal, workflow_id_for
@@ -59,6 +62,7 @@ class LeadEffects:
     s: LeadState
     _notices: list[asyncio.Task[Any]]
     _interrupt: Action | None
+    _decision: tuple[Feedback, NextStep | None, FeedbackResult] | None
 
     _inbox: list[Event]
 
@@ -142,6 +146,28 @@ class LeadEffects:
         self._inbox.append(Event(
             id=f"committee:{me.id}", type="buying_committee_signal", at=now,
             properties={"contacts": colleagues[:20]}))
+
+    # --- what sales and ops ask -----------------------------------------------------------
+
+    def _check_answer(self, answer: Feedback) -> None:
+        """Refuse an answer the lead cannot take (nothing changes)."""
+        refused = sla.refusal(self.s, answer, workflow.now().date(),
+                              answered=self._decision is not None)
+        if refused is not None:
+            raise ApplicationError(refused, type="FeedbackRefused", non_retryable=True)
+
+    async def _answered(self, answer: Feedback, status: str) -> FeedbackResult:
+        """Close the task with the answer; the main loop carries it out."""
+        result = await self._close_task(answer, status)
+        self._decision = (answer, sla.plan_for(self.s, answer), result)
+        return result
+
+    def _check_move(self, request: MigrateRequest) -> migration.Move:
+        """Where the lead would move, or a refusal (nothing changes)."""
+        move = migration.plan(self.s, request)
+        if isinstance(move, str):
+            raise ApplicationError(move, type="MigrationRefused", non_retryable=True)
+        return move
 
     # --- the sales task ---------------------------------------------------------------------
 

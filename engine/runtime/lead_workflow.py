@@ -2,8 +2,9 @@
 
 Read top to bottom, this is a lead's life: it is enrolled, listens for behavior, walks its
 track step by step (triggers beat the clock), waits on sales under an SLA, rests when sales
-hands it back with a date, and rolls over into a fresh run to keep each history small. The
-decisions are pure functions in `engine.journey`; the activities it calls are in
+hands it back with a date, moves to a new playbook version when ops migrate it, and rolls
+over into a fresh run to keep each history small. The decisions are pure functions in
+`engine.journey`; how it waits is in `lead_listening`, the activities it calls in
 `lead_effects`. It never reads a clock other than `workflow.now()`.
 """
 
@@ -13,7 +14,6 @@ import asyncio
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from engine.dsl.sales import NextStep
@@ -119,17 +119,6 @@ class LeadWorkflow(LeadListening):
     def _validate_feedback(self, answer: Feedback) -> None:
         self._check_answer(answer)
 
-    def _check_answer(self, answer: Feedback) -> None:
-        refused = sla.refusal(self.s, answer, workflow.now().date(),
-                              answered=self._decision is not None)
-        if refused is not None:
-            raise ApplicationError(refused, type="FeedbackRefused", non_retryable=True)
-
-    async def _answered(self, answer: Feedback, status: str) -> FeedbackResult:
-        result = await self._close_task(answer, status)
-        self._decision = (answer, sla.plan_for(self.s, answer), result)
-        return result
-
     @workflow.update
     async def migrate(self, request: MigrateRequest) -> MigrateResult:
         """Move the lead onto another playbook version at this safe point (`nurture tracks
@@ -144,12 +133,6 @@ class LeadWorkflow(LeadListening):
     @migrate.validator
     def _validate_migrate(self, request: MigrateRequest) -> None:
         self._check_move(request)
-
-    def _check_move(self, request: MigrateRequest) -> migration.Move:
-        move = migration.plan(self.s, request)
-        if isinstance(move, str):
-            raise ApplicationError(move, type="MigrationRefused", non_retryable=True)
-        return move
 
     # --- the life ------------------------------------------------------------------------
 
