@@ -65,7 +65,7 @@ def versions(playbook: Annotated[str | None, typer.Option(
         where = f"{row.track}.{row.step}" if row.track and row.step else (row.track or "-")
         by_version[row.version].append((row.phase, where, row.leads))
     stored = {r.version: r for r in store.playbook_versions()}
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     for version in [*stored, *(v for v in by_version if v not in stored)]:
         rows = by_version.get(version, [])
         mark = "  <- current" if version == spec.version else ""
@@ -161,13 +161,13 @@ def _parse_map(pairs: list[str]) -> dict[str, str]:
 
 
 def _print_plan(plan: Plan, *, dry_run: bool) -> None:
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     head = "would move" if dry_run else "moving"
     console.print(f"{head} {len(plan.moving)} leads to version {plan.target.version} "
                   f"({sum(len(g.leads) for g in plan.groups)} not on it)")
     for g in sorted(plan.groups, key=lambda g: (not g.moves, g.track or "", g.step or "")):
         where = f"{g.track}.{g.step}" if g.track and g.step else (g.track or g.phase)
-        to = f" -> {g.track}.{g.to_step}" if g.to_step else ""
+        to = f" -> {g.track}.{g.to_step}" if g.to_step and g.to_step != g.step else ""
         console.print(f"  {len(g.leads):>7}  {escape(g.version or '?')}  "
                       f"{escape(where)}{escape(to)}  {escape(g.why)}")
 
