@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from engine.dsl.conditions import Condition
 from engine.dsl.spec import (
     Action,
     BranchStep,
@@ -19,28 +16,7 @@ from engine.dsl.spec import (
     WaitForStep,
     WaitStep,
 )
-
-
-def span(duration: timedelta) -> str:
-    """3 days, 4 h, 2 days 6 h."""
-    days, seconds = duration.days, duration.seconds
-    hours = seconds // 3600
-    parts = ([f"{days} day{'s' if days != 1 else ''}"] if days else []) + (
-        [f"{hours} h"] if hours else [])
-    return " ".join(parts) or f"{int(duration.total_seconds())} s"
-
-
-def describe_condition(condition: Condition) -> str:
-    """A condition in words."""
-    data = condition.model_dump(exclude={"kind"}, mode="json")
-    if condition.kind in ("all", "any"):
-        inner = f" {'and' if condition.kind == 'all' else 'or'} ".join(
-            describe_condition(c) for c in condition.conditions)  # type: ignore[union-attr]
-        return f"({inner})"
-    if condition.kind == "not":
-        return f"not {describe_condition(condition.condition)}"  # type: ignore[union-attr]
-    fields = ", ".join(f"{k}={v}" for k, v in data.items() if v not in (None, {}, []))
-    return f"{condition.kind}({fields})"
+from engine.dsl.words import condition, span
 
 
 def describe_step(step: Step) -> str:
@@ -53,7 +29,7 @@ def describe_step(step: Step) -> str:
         ways = "; ".join(f"{'|'.join(b.on)} → {b.next}" for b in step.branches)
         return f"wait for {ways}; after {span(step.timeout)} → {step.on_timeout}"
     if isinstance(step, BranchStep):
-        cases = "; ".join(f"if {describe_condition(c.when)} → {c.next}" for c in step.cases)
+        cases = "; ".join(f"if {condition(c.when)} → {c.next}" for c in step.cases)
         return f"branch: {cases}; otherwise → {step.otherwise}"
     if isinstance(step, MoveStep):
         return f"move to track {step.track} ({step.reason})"
@@ -77,7 +53,7 @@ def describe_trigger(trigger: Trigger) -> str:
     """One trigger in words."""
     text = f"{trigger.name}: on {'|'.join(trigger.on)}"
     if trigger.when is not None:
-        text += f" if {describe_condition(trigger.when)}"
+        text += f" if {condition(trigger.when)}"
     if trigger.phases:
         text += f" in {'/'.join(trigger.phases)}"
     return text + " → " + ", ".join(describe_action(a) for a in trigger.actions)

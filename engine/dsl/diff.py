@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.dsl import spec as s
+from engine.dsl.conditions import Condition
 from engine.dsl.diff_values import (
     AREAS,
     Change,
@@ -24,7 +25,7 @@ from engine.dsl.diff_values import (
     silence_view,
     templates_used,
 )
-from engine.dsl.words import count, join, span, text
+from engine.dsl.words import condition, count, join, span, text
 
 
 class PlaybookDiff(BaseModel):
@@ -150,8 +151,7 @@ def _step_texts(old: s.Step, new: s.Step, was: set[str], now: set[str]) -> list[
         texts += list_texts(_listens(old), _listens(new), "now also listens for",
                              "no longer listens for")
     if isinstance(old, s.BranchStep) and isinstance(new, s.BranchStep):
-        texts += said(([c.when for c in old.cases] != [c.when for c in new.cases],
-                        "condition changed"))
+        texts += _case_texts(old, new)
     texts = [f"step `{new.id}`: {text}" for text in texts]
     links, linked = _links(new), _links(old)
     for way in (way for way in linked if way in links and links[way] != linked[way]):
@@ -171,6 +171,19 @@ _STEP_CHANGES = {
     "tier": "hands to sales as {now} instead of {was}",
     "reason": 'reason now reads "{now}"',
 }
+
+
+def _case_texts(old: s.BranchStep, new: s.BranchStep) -> list[str]:
+    """Branch conditions that changed, by the step they lead to."""
+    was = {case.next: case.when for case in old.cases}
+    now = {case.next: case.when for case in new.cases}
+    texts = [f"goes to `{goal}` if {condition(when)} (was: if {condition(was[goal])})"
+             for goal, when in now.items() if goal in was and was[goal] != when]
+    texts += [f"now goes to `{goal}` if {condition(when)}" for goal, when in now.items()
+              if goal not in was]
+    texts += [f"no longer goes to `{goal}` if {condition(when)}" for goal, when in was.items()
+              if goal not in now]
+    return texts
 
 
 def _word(field: str, value: object) -> str:
@@ -208,7 +221,8 @@ def _trigger_texts(old: list[s.Trigger], new: list[s.Trigger]) -> list[tuple[str
         told = list_texts(was.on, now.on, "now also fires on", "no longer fires on")
         told += said(
             (was.where != now.where, "event filter changed"),
-            (was.when != now.when, "condition changed"),
+            (was.when != now.when, f"now fires if {_when(now.when)} (was: if "
+                                   f"{_when(was.when)})"),
             (was.phases != now.phases,
              f"phases: {text(was.phases or 'all')} → {text(now.phases or 'all')}"),
             (was.actions != now.actions, f"now {_acts(now)} (was: {_acts(was)})"),
@@ -219,6 +233,10 @@ def _trigger_texts(old: list[s.Trigger], new: list[s.Trigger]) -> list[tuple[str
         texts += [(name, line) for line in told]
     return texts + [(name, f"added: on {join(t.on, 'or')}, {_acts(t)}")
                     for name, t in after.items() if name not in before]
+
+
+def _when(when: Condition | None) -> str:
+    return "always" if when is None else condition(when)
 
 
 def _acts(trigger: s.Trigger) -> str:

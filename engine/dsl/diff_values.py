@@ -9,8 +9,9 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict
 
 from engine.dsl import spec as s
+from engine.dsl.conditions import Condition
 from engine.dsl.sales import SalesPolicy
-from engine.dsl.words import count, join, span, text
+from engine.dsl.words import condition, count, join, span, text
 from engine.feedback import RejectReason
 from engine.scoring import NegativeRule, ScoringModel, TitleRule
 
@@ -39,7 +40,8 @@ class Change(BaseModel):
 
 def entry_changes(old: s.PlaybookSpec, new: s.PlaybookSpec) -> list[Change]:
     was, now = _entry_rules(old), _entry_rules(new)
-    changes = [Change("Entry", key, "condition changed" if key in now else "removed")
+    changes = [Change("Entry", key, f"now when {condition(now[key])} (was: when "
+                                    f"{condition(was[key])})" if key in now else "removed")
                for key in was if now.get(key) != was[key]]
     changes += [Change("Entry", key, "added") for key in now if key not in was]
     if not changes and old.entry != new.entry:
@@ -48,9 +50,9 @@ def entry_changes(old: s.PlaybookSpec, new: s.PlaybookSpec) -> list[Change]:
                               {"default track": f"`{new.default_track}`"})
 
 
-def _entry_rules(spec: s.PlaybookSpec) -> dict[str, object]:
+def _entry_rules(spec: s.PlaybookSpec) -> dict[str, Condition]:
     """Entry rules by the track they start (a second rule for a track is numbered)."""
-    rules: dict[str, object] = {}
+    rules: dict[str, Condition] = {}
     for n, rule in enumerate(spec.entry):
         earlier = sum(other.track == rule.track for other in spec.entry[:n])
         number = f" ({earlier + 1})" if earlier else ""

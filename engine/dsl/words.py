@@ -1,9 +1,24 @@
-"""Values as people say them, for diffs and outlines: durations, counts, lists."""
+"""Values as people say them, for diffs and outlines: durations, counts, lists and
+conditions."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+
+from engine.dsl.conditions import (
+    AllOf,
+    AnyOf,
+    AttributeIs,
+    Condition,
+    Disqualified,
+    EventSeen,
+    FitTierIs,
+    InPhase,
+    Not,
+    PropertyMatchesLead,
+    ScoreIs,
+)
 
 
 def span(duration: timedelta) -> str:
@@ -40,3 +55,36 @@ def join(words: Sequence[object], last: str) -> str:
     items = [str(word) for word in words]
     return f" {last} ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else \
         "".join(items)
+
+
+_OPS = {"eq": "is", "ne": "is not", "gt": "is above", "gte": "is at least", "lt": "is below",
+        "lte": "is at most", "in": "is one of", "not_in": "is none of", "contains": "contains"}
+
+
+def condition(when: Condition) -> str:
+    """A condition as ops read it: "intent score is at least 20 and seen pricing_page_viewed
+    at least 2 times within 30 days"."""
+    if isinstance(when, AllOf | AnyOf):
+        joiner = " and " if isinstance(when, AllOf) else " or "
+        return "(" + joiner.join(condition(c) for c in when.conditions) + ")"
+    if isinstance(when, Not):
+        return f"not {condition(when.condition)}"
+    if isinstance(when, ScoreIs):
+        return f"{when.dimension} score {_OPS[when.op]} {text(when.value)}"
+    if isinstance(when, AttributeIs):
+        return f"{when.field} {_OPS[when.op]} {text(when.value)}"
+    if isinstance(when, FitTierIs):
+        return f"fit is {join(when.tiers, 'or')}"
+    if isinstance(when, EventSeen):
+        times = f" at least {count(when.at_least, 'time')}" if when.at_least > 1 else ""
+        within = f" within {span(when.within)}" if when.within else ""
+        where = f" where {text(when.where)}" if when.where else ""
+        return f"seen {join(when.types, 'or')}{where}{times}{within}"
+    if isinstance(when, PropertyMatchesLead):
+        return (f"{join(when.types, 'or')} with {when.property} matching the lead's "
+                f"{when.attribute}")
+    if isinstance(when, Disqualified):
+        return "disqualified (student, competitor, job seeker…)"
+    if isinstance(when, InPhase):
+        return f"in phase {join(when.phases, 'or')}"
+    return when.kind

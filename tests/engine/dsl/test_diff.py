@@ -170,7 +170,8 @@ def test_a_changed_branch_condition_and_a_new_successor_read_as_such() -> None:
     new = check(30, send("story", "story", then="nudge"), send("nudge", "nudge", then="done"),
                 end("done", "quiet"))
     assert [change.text for change in diff_tracks(old, new)] == [
-        "step `check`: condition changed",
+        "step `check`: goes to `hot` if intent score is at least 30 (was: if intent score is "
+        "at least 20)",
         "steps reordered: `story` now follows `check` otherwise (instead of `nudge`)",
         "steps reordered: `done` now follows `nudge` (instead of `story`)",
         "steps reordered: `nudge` now follows `story` (instead of `done`)",
