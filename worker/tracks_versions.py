@@ -6,27 +6,23 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import progress
 from rich.console import Console
 from rich.markup import escape
 
-from engine.client import connect_from
-from engine.client.migration import (
-    MigrationError,
-    Plan,
-    Report,
-    plan_migration,
-    run_migration,
-)
-from engine.dsl.diff import diff_playbooks
-from engine.dsl.spec import PlaybookSpec
 from engine.errors import NurtureError
-from engine.settings import Settings, load_playbook, load_settings
-from engine.store import Store
-from worker.serve import open_store
+from engine.settings import load_playbook, load_settings
+
+# The CLI imports this module to register its commands; what the commands use (Temporal,
+# the store, the web stack behind open_store) is imported when one runs, so `nurture
+# simulate` and the rest do not pay for it.
+if TYPE_CHECKING:
+    from engine.client.migration import Plan, Report
+    from engine.dsl.spec import PlaybookSpec
+    from engine.settings import Settings
+    from engine.store import Store
 
 CURRENT = "current"
 
@@ -37,6 +33,8 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _open(playbook: str | None) -> tuple[Settings, Store, PlaybookSpec]:
+    from worker.serve import open_store
+
     try:
         settings = load_settings()
         spec = load_playbook(playbook or settings.playbook)
@@ -87,6 +85,8 @@ def diff(
         "--playbook", help="Playbook as 'module:NAME' (default: NURTURE_PLAYBOOK).")] = None,
 ) -> None:
     """What changed between a version leads are on and the current playbook, in words."""
+    from engine.dsl.diff import diff_playbooks
+
     _, store, spec = _open(playbook)
     try:
         if from_version is None:
@@ -126,6 +126,8 @@ def migrate(
         "--playbook", help="Playbook as 'module:NAME' (default: NURTURE_PLAYBOOK).")] = None,
 ) -> None:
     """Move leads in flight onto the current playbook version, at a safe point."""
+    from engine.client.migration import MigrationError, plan_migration
+
     settings, store, spec = _open(playbook)
     if to not in (CURRENT, spec.version):
         raise _fail(f"--to {to!r}: leads can move only to the loaded playbook "
@@ -174,6 +176,11 @@ def _print_plan(plan: Plan, *, dry_run: bool) -> None:
 
 async def _carry_out(settings: Settings, plan: Plan, from_version: str | None,
                      track: str | None, mapping: dict[str, str]) -> Report:
+    from rich import progress
+
+    from engine.client import connect_from
+    from engine.client.migration import run_migration
+
     client = await connect_from(settings)
     columns = (progress.TextColumn("moving leads"), progress.BarColumn(),
                progress.MofNCompleteColumn(), progress.TimeRemainingColumn())

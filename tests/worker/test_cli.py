@@ -73,3 +73,16 @@ def test_malformed_scenario_exits_2_naming_the_field(tmp_path: Path) -> None:
     missing_email.write_text(json.dumps({"lead": {"id": "x"}}))
     done = nurture("simulate", str(missing_email))
     assert done.returncode == 2 and "lead.email" in done.stderr
+
+
+def test_the_command_line_loads_no_web_stack_until_a_command_needs_it() -> None:
+    """`nurture simulate` and the other offline commands start without FastAPI, uvicorn or
+    the API code: the CLI module imports them only inside the commands that serve."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, worker.cli; "
+             "print(sorted(m for m in ('fastapi', 'uvicorn', 'engine.api') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
