@@ -50,7 +50,6 @@ import contextlib
 import os
 import platform
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -79,6 +78,7 @@ from ingest_stack import (
     commit,
     free_port,
     run_guarded,
+    tear_down,
 )
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -214,11 +214,7 @@ async def run_bench(options: argparse.Namespace) -> None:
                             [f"burst-many-{i:05d}" for i in range(options.leads)],
                             options.per_lead, options, rng)
     finally:
-        for part in reversed(parts):
-            await part.stop()
-        await server.stop()
-        _CHILDREN.discard(server.pid or 0)
-        shutil.rmtree(folder, ignore_errors=True)
+        await tear_down(parts, server, folder)
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import os
 import random
-import shutil
 import signal
 import sqlite3
 import sys
@@ -64,6 +63,7 @@ from ingest_stack import (
     commit,
     free_port,
     run_guarded,
+    tear_down,
 )
 from sqlalchemy import text
 from temporalio.client import Client
@@ -354,11 +354,7 @@ async def run_bench(options: argparse.Namespace, run: Run) -> None:
         run.stalled = str(err)
         print(f"STALLED: {err}")
     finally:
-        for part in reversed(parts):
-            await part.stop()
-        await server.stop()
-        _CHILDREN.discard(server.pid or 0)
-        shutil.rmtree(folder, ignore_errors=True)
+        await tear_down(parts, server, folder)
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:

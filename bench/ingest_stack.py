@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -312,3 +313,13 @@ class CpuMeter:
 
 
 # --- load --------------------------------------------------------------------------------------
+
+
+async def tear_down(parts: list[Part], server: Any, folder: Path) -> None:
+    """Stop the bench's child processes (last started first), then the Temporal server,
+    and remove the temp folder."""
+    for part in reversed(parts):
+        await part.stop()
+    await server.stop()
+    _CHILDREN.discard(server.pid or 0)
+    shutil.rmtree(folder, ignore_errors=True)
