@@ -63,6 +63,29 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key for "
                                              "the webhook signature; defaults to NURTURE_SECRET.")
 
+    # The worker's share of one machine. Defaults are sized for 2 cores; see the README's
+    # "Running it" section for when to change them.
+    worker_max_cached_workflows: int = Field(default=600, ge=0, description="Lead runs kept "
+                                             "in memory between their workflow tasks; each "
+                                             "costs ~0.4 MiB; 0 replays every task.")
+    worker_max_concurrent_workflow_tasks: int = Field(default=8, ge=2, description="Workflow "
+                                                      "tasks processed at once.")
+    worker_max_concurrent_activities: int = Field(default=32, ge=1, description="Activities "
+                                                  "run at once.")
+    worker_workflow_pollers: int = Field(default=6, ge=2, description="Most long polls for "
+                                         "workflow tasks at once (sticky and shared queue).")
+    worker_activity_pollers: int = Field(default=4, ge=1, description="Most long polls for "
+                                         "activity tasks at once.")
+    worker_nonsticky_poll_ratio: float = Field(default=0.5, gt=0, le=1, description="Share "
+                                               "of the workflow pollers on the shared queue, "
+                                               "where new leads' first tasks wait.")
+
+    relay_start_wait: float = Field(default=5.0, gt=0, description="Seconds new workflows' "
+                                    "first tasks may wait on the task queue before the relay "
+                                    "starts fewer.")
+    relay_max_starts_per_second: float = Field(default=200.0, gt=0, description="Most "
+                                               "workflows the relay starts per second.")
+
     temporal_address: str = Field(default="localhost:7233", validation_alias=AliasChoices(
         "TEMPORAL_ADDRESS", "NURTURE_TEMPORAL_ADDRESS"))
     temporal_namespace: str = Field(default="default", validation_alias=AliasChoices(

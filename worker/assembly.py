@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from engine.mail import MailTransport, SenderIdentity, SMTPTransport, TemplateRenderer
 from engine.runtime import LeadWorkflow, NurtureActivities
@@ -76,7 +76,24 @@ WORKFLOWS: list[type] = [LeadWorkflow, *NOTICE_WORKFLOWS]
 """Every workflow a worker runs (and the replay corpus replays)."""
 
 
-def build_worker(client: Client, activities: WorkerActivities, task_queue: str) -> Worker:
-    """A worker for lead workflows, sales webhooks and their activities."""
+def worker_options(settings: Settings) -> dict[str, Any]:
+    """The Worker arguments the settings' `NURTURE_WORKER_*` tuning names."""
+    return {
+        "max_cached_workflows": settings.worker_max_cached_workflows,
+        "max_concurrent_workflow_tasks": settings.worker_max_concurrent_workflow_tasks,
+        "max_concurrent_activities": settings.worker_max_concurrent_activities,
+        "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(
+            settings.worker_workflow_pollers),
+        "nonsticky_to_sticky_poll_ratio": settings.worker_nonsticky_poll_ratio,
+        "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(
+            settings.worker_activity_pollers),
+    }
+
+
+def build_worker(client: Client, activities: WorkerActivities, task_queue: str, *,
+                 settings: Settings | None = None) -> Worker:
+    """A worker for lead workflows, sales webhooks and their activities, tuned as the
+    settings say (the defaults when none are given)."""
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS,
-                  activities=activities.all(), workflow_runner=lead_workflow_runner())
+                  activities=activities.all(), workflow_runner=lead_workflow_runner(),
+                  **worker_options(settings or Settings()))

@@ -57,7 +57,7 @@ async def serve_worker(settings: Settings, *, client: Client | None = None) -> N
         if client is None:
             client = await connect_from(settings)
         worker = build_worker(client, build_activities(settings, store, transport),
-                              settings.task_queue)
+                              settings.task_queue, settings=settings)
         logging.info("worker on %s, task queue %s, playbook %s version %s (%d tracks)",
                      settings.temporal_address, settings.task_queue, settings.playbook,
                      playbook.version, len(playbook.tracks))

@@ -1,0 +1,53 @@
+"""The worker is tuned from the settings: cache, concurrency and pollers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import PollerBehaviorSimpleMaximum
+
+from engine.errors import ConfigError
+from engine.mail import MemoryTransport
+from engine.settings import Settings, load_settings
+from engine.store import Store
+from worker.assembly import build_activities, build_worker, worker_options
+
+
+def test_the_worker_tuning_is_read_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NURTURE_WORKER_MAX_CACHED_WORKFLOWS", "250")
+    monkeypatch.setenv("NURTURE_WORKER_WORKFLOW_POLLERS", "3")
+    options = worker_options(load_settings())
+    assert options["max_cached_workflows"] == 250
+    assert options["workflow_task_poller_behavior"] == PollerBehaviorSimpleMaximum(3)
+
+
+def test_a_tuning_value_the_worker_cannot_take_names_its_variable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NURTURE_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", "1")
+    with pytest.raises(ConfigError, match="NURTURE_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS"):
+        load_settings()
+
+
+async def test_the_built_worker_runs_with_the_settings_tuning(env: WorkflowEnvironment,
+                                                              tmp_path: Path) -> None:
+    settings = Settings(worker_max_cached_workflows=123,
+                        worker_max_concurrent_workflow_tasks=7,
+                        worker_max_concurrent_activities=9, worker_workflow_pollers=3,
+                        worker_activity_pollers=2, worker_nonsticky_poll_ratio=0.4)
+    store = Store(f"sqlite:///{tmp_path}/tuning.db", upgrade=True)
+    try:
+        async with build_worker(env.client, build_activities(settings, store,
+                                                             MemoryTransport()),
+                                "tuning", settings=settings) as worker:
+            config = worker.config()
+    finally:
+        store.dispose()
+    assert config["max_cached_workflows"] == 123
+    assert config["max_concurrent_workflow_tasks"] == 7
+    assert config["max_concurrent_activities"] == 9
+    assert config["workflow_task_poller_behavior"] == PollerBehaviorSimpleMaximum(3)
+    assert config["activity_task_poller_behavior"] == PollerBehaviorSimpleMaximum(2)
+    assert config["nonsticky_to_sticky_poll_ratio"] == 0.4
