@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 
 from engine.api import create_app
 from engine.client import Relay, connect_from
+from engine.client.pacing import StartPacer
 from engine.settings import Settings, load_playbook
 from engine.store import Store
 
@@ -32,6 +34,13 @@ def open_store(settings: Settings) -> Store:
     return Store(settings.database_url)
 
 
+def start_pacer(settings: Settings) -> StartPacer:
+    """The relay's start pacing, as `NURTURE_RELAY_*` says."""
+    return StartPacer(target_wait=settings.relay_start_wait,
+                      max_rate=settings.relay_max_starts_per_second,
+                      now=time.monotonic())
+
+
 def build_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The API application with a relay to Temporal, as the settings describe."""
     playbook = load_playbook(settings.playbook)
@@ -41,7 +50,7 @@ def build_app(settings: Settings, store: Store | None = None) -> FastAPI:
         "new leads start on playbook %s version %s (%d tracks)", settings.playbook,
         playbook.version, len(playbook.tracks))
     relay = Relay(store, playbook, lambda: connect_from(settings),
-                  task_queue=settings.task_queue)
+                  task_queue=settings.task_queue, pacer=start_pacer(settings))
     return create_app(settings, store=store, playbook=playbook, relay=relay)
 
 

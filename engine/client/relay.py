@@ -7,6 +7,10 @@ backlog in one signal — signal-with-start for a lead not yet enrolled. Rows ar
 delivered only after Temporal took the signal, so a crash or an outage delays events but
 never loses them; the workflow ignores an event id it has seen, so a redelivery after a
 crash never doubles one. While Temporal is unreachable the relay backs off and retries.
+
+New leads' workflows are started at the pace the workers keep up with (`engine.client.
+pacing`): a lead over the pass's allowance keeps its rows pending for a later pass, while
+leads already running get their events at once.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +30,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from engine.client.leads import signal_events, start_with_events
+from engine.client.pacing import StartPacer, read_queue
 from engine.dsl.spec import PlaybookSpec
 from engine.events import Event
 from engine.leads import LeadProfile
@@ -53,16 +59,46 @@ class _Backlog:
     rows: list[InboundRow] = field(default_factory=list)
 
 
+@dataclass
+class _Plan:
+    """What a pass will do for one lead: its merged traits, events and profile."""
+
+    backlog: _Backlog
+    contact: ContactRow | None
+    traits: dict[str, Any]
+    before: dict[str, Any]
+    events: list[Event]
+    profile: LeadProfile | None
+
+    @property
+    def enrolled(self) -> bool:
+        """Whether the lead's workflow was started by an earlier pass."""
+        return bool(self.contact and self.contact.enrolled)
+
+    @property
+    def starts(self) -> bool:
+        """Whether delivering starts the lead's workflow (what pacing counts)."""
+        return self.profile is not None and not self.enrolled
+
+
 class Relay:
     """Delivers the inbound ledger to lead workflows until cancelled."""
 
     def __init__(self, store: Store, playbook: PlaybookSpec,
                  connect: Callable[[], Awaitable[Client]], *, task_queue: str = "nurture",
                  batch: int = 2000, concurrency: int = 32, poll: float = 1.0,
-                 history_limit: int = 10_000) -> None:
+                 history_limit: int = 10_000, pacer: StartPacer | None = None,
+                 check_every: float = 2.0, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
         self.store, self.playbook, self._connect = store, playbook, connect
         self.task_queue, self.batch, self.poll = task_queue, batch, poll
         self.history_limit = history_limit
+        self.clock = clock  # seconds, for pacing only
+        self.pacer = pacer or StartPacer(now=clock())
+        self.check_every = check_every  # seconds between task queue readings
+        self._checked_at: float | None = None
+        self._readable = True  # False once the server said it keeps no queue statistics
+        self.deferred = 0  # new leads the last pass left for later, over its allowance
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._client: Client | None = None
         self._wake = asyncio.Event()
@@ -104,6 +140,10 @@ class Relay:
                     await asyncio.sleep(pause)
                     pause = min(pause * 2, 15.0)
                     continue
+                if self.deferred:  # paced: come back once a useful share is allowed
+                    share = min(self.deferred, max(1, int(self.pacer.rate / 2)))
+                    await asyncio.sleep(max(0.05, self.pacer.wait_for(share, self.clock())))
+                    continue
                 if moved:
                     continue
                 try:
@@ -125,9 +165,10 @@ class Relay:
         client = await self.client()
         backlogs, anonymous = await self._sort_out(rows, now)
         contacts = await self._db(self.store.contacts, [b.lead_id for b in backlogs])
-        results = await asyncio.gather(
-            *(self._deliver(client, b, contacts.get(b.lead_id), now) for b in backlogs),
-            return_exceptions=True)
+        plans = [_plan(b, contacts.get(b.lead_id)) for b in backlogs]
+        plans = await self._pace(client, plans)
+        results = await asyncio.gather(*(self._deliver(client, p, now) for p in plans),
+                                       return_exceptions=True)
         done = [r for r in results if isinstance(r, LeadDelivery)]
         # One transaction settles the whole pass: a crash before it only means a redelivery,
         # which the workflow ignores by event id.
@@ -178,33 +219,44 @@ class Relay:
                 backlogs.setdefault(lead, _Backlog(lead)).rows.append(row)
         return list(backlogs.values()), anonymous
 
-    async def _deliver(self, client: Client, backlog: _Backlog, contact: ContactRow | None,
-                       now: datetime) -> LeadDelivery:
-        """Merge the lead's traits and signal its workflow; what the pass should record."""
+    async def _pace(self, client: Client, plans: list[_Plan]) -> list[_Plan]:
+        """The plans this pass carries out: every running lead's, and as many new leads'
+        (oldest first) as the pacer allows; the rest stay pending."""
+        starts = [p for p in plans if p.starts]
+        if not starts:
+            self.deferred = 0
+            return plans
+        now = self.clock()
+        if self._readable and (self._checked_at is None
+                               or now - self._checked_at >= self.check_every):
+            self._checked_at = now
+            reading, self._readable = await read_queue(client, self.task_queue)
+            self.pacer.observe(reading, now)
+        allowed = min(len(starts), self.pacer.allowance(now))
+        self.pacer.started(allowed)
+        later = {id(p) for p in starts[allowed:]}
+        self.deferred = len(later)
+        return [p for p in plans if id(p) not in later]
+
+    async def _deliver(self, client: Client, plan: _Plan, now: datetime) -> LeadDelivery:
+        """Signal (or start) the lead's workflow; what the pass should record."""
         async with self._limit:
-            lead = backlog.lead_id
-            traits = dict(contact.traits) if contact else {}
-            before = dict(traits)
-            events: list[Event] = []
-            for row in backlog.rows:
-                if row.kind == InboundKind.PROFILE:
-                    traits.update(row.payload.get("traits", {}))
-                elif row.kind == InboundKind.EVENT:
-                    events.append(Event.model_validate(row.payload))
+            backlog, contact, traits, before = plan.backlog, plan.contact, plan.traits, \
+                plan.before
             seqs = [r.seq for r in backlog.rows if r.seq is not None]
             adopted = [r.seq for r in backlog.rows if r.lead_id is None and r.seq is not None]
-            enrolled = bool(contact and contact.enrolled)
-            outcome = LeadDelivery(lead_id=lead, adopted=adopted,
-                              traits=traits if traits != before or contact is None else None,
-                              enrolled=enrolled)
-            profile = _profile(lead, traits)
+            enrolled = plan.enrolled
+            outcome = LeadDelivery(lead_id=backlog.lead_id, adopted=adopted,
+                                   traits=traits if traits != before or contact is None
+                                   else None, enrolled=enrolled)
+            profile = plan.profile
             if profile is None:  # not enrollable yet: keep events until an identify says more
                 outcome.waiting = [r.seq for r in backlog.rows
                                    if r.kind == InboundKind.EVENT and r.seq is not None]
                 outcome.delivered = [s for s in seqs if s not in outcome.waiting]
                 return outcome
             try:
-                await self._signal(client, profile, events, enrolled=enrolled,
+                await self._signal(client, profile, plan.events, enrolled=enrolled,
                                    changed=traits != before)
             except RPCError as err:
                 if err.status in _DOWN:
@@ -245,6 +297,19 @@ class Relay:
     @staticmethod
     async def _db(work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(work, *args, **kwargs)
+
+
+def _plan(backlog: _Backlog, contact: ContactRow | None) -> _Plan:
+    """Merge the lead's new traits into what its contact holds, and collect its events."""
+    traits = dict(contact.traits) if contact else {}
+    before = dict(traits)
+    events: list[Event] = []
+    for row in backlog.rows:
+        if row.kind == InboundKind.PROFILE:
+            traits.update(row.payload.get("traits", {}))
+        elif row.kind == InboundKind.EVENT:
+            events.append(Event.model_validate(row.payload))
+    return _Plan(backlog, contact, traits, before, events, _profile(backlog.lead_id, traits))
 
 
 def _profile(lead_id: str, traits: dict[str, Any]) -> LeadProfile | None:
