@@ -12,11 +12,15 @@ imported once, shared:
   means the workflow's input, its state and its activity payloads are always the same
   classes. The core holds no module state and reads no clock (tests/test_architecture.py
   checks it), which is what the sandbox would otherwise guard.
+
+The workflow code is compiled once per process, not once per run (`code_cache`).
 """
 
 from __future__ import annotations
 
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from engine.runtime.code_cache import keep_code
 
 # Modules workflow code never executes; shared with the worker process, never re-imported.
 IO_MODULES = (
@@ -37,6 +41,7 @@ PURE_MODULES = (
 
 def lead_workflow_runner() -> SandboxedWorkflowRunner:
     """A sandbox that re-imports only the workflow code for each run."""
+    keep_code("engine.runtime")
     restrictions = SandboxRestrictions.default.with_passthrough_modules(*IO_MODULES,
                                                                         *PURE_MODULES)
     return SandboxedWorkflowRunner(restrictions=restrictions)
