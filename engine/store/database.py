@@ -9,6 +9,7 @@ from datetime import datetime
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from engine.events import Event
@@ -50,15 +51,18 @@ class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger):
     # leads
 
     def upsert_lead(self, profile: LeadProfile, *, now: datetime) -> None:
-        """Insert the lead, or overwrite its profile fields; phase, track and created_at stay."""
+        """Insert the lead, or overwrite its profile fields; phase, track and created_at stay.
+
+        One statement (INSERT … ON CONFLICT DO UPDATE), so two writers never collide."""
         now = as_utc(now, name="now")
         fields = profile.model_dump()
-        if self._update(LeadRow, col(LeadRow.id) == profile.id, **fields, updated_at=now):
-            return
-        if self._insert_once(LeadRow(**fields, created_at=now, updated_at=now)):
-            return
-        # Another writer inserted the lead between our update and insert; ours is newer.
-        self._update(LeadRow, col(LeadRow.id) == profile.id, **fields, updated_at=now)
+        table = LeadRow.__table__  # type: ignore[attr-defined]
+        maker = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        statement = maker(table).values(**fields, created_at=now, updated_at=now)
+        statement = statement.on_conflict_do_update(index_elements=["id"], set_={
+            name: statement.excluded[name] for name in (*fields, "updated_at")})
+        with self.engine.begin() as connection:
+            connection.execute(statement)
 
     def get_lead(self, lead_id: str) -> LeadProfile | None:
         """The lead's profile, or None if it was never stored."""
