@@ -39,7 +39,8 @@ CUT = 2 / 3
 DEEPEST_CUT = 1 / 4
 DRAIN = 0.9  # of what the workers took, while a backlog is too old
 TRUSTED_SPAN = 30.0  # seconds between two readings over which their difference means much
-BURST_SECONDS = 1.0  # tokens the bucket holds: a second of the rate
+BURST_SECONDS = 2.0  # tokens the bucket holds: two seconds of the rate, so a relay that
+# waits for a full bucket reads its pending rows at most every two seconds while paced
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class StartPacer:
 
     @property
     def capacity(self) -> float:
-        """The most tokens the bucket holds (at least one start)."""
+        """The most tokens the bucket holds: two seconds of the rate, at least one start."""
         return max(1.0, self.rate * BURST_SECONDS)
 
     def _fill(self, now: float) -> None:
@@ -89,7 +90,7 @@ class StartPacer:
         self._since_growth += count
 
     def wait_for(self, count: int, now: float) -> float:
-        """Seconds until `count` starts (at most a bucketful) are allowed."""
+        """Seconds until `count` starts, or a full bucket if that is fewer, are allowed."""
         self._fill(now)
         wanted = min(float(count), self.capacity)
         return max(0.0, (wanted - self.tokens) / self.rate)

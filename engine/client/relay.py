@@ -140,9 +140,9 @@ class Relay:
                     await asyncio.sleep(pause)
                     pause = min(pause * 2, 15.0)
                     continue
-                if self.deferred:  # paced: come back once a useful share is allowed
-                    share = min(self.deferred, max(1, int(self.pacer.rate / 2)))
-                    await asyncio.sleep(max(0.05, self.pacer.wait_for(share, self.clock())))
+                if self.deferred:  # paced: come back once a pass is worth its reads
+                    await asyncio.sleep(max(0.05, self.pacer.wait_for(self.deferred,
+                                                                      self.clock())))
                     continue
                 if moved:
                     continue

@@ -15,20 +15,21 @@ import pytest
 from engine.client.pacing import QueueReading, StartPacer
 
 
-def test_a_fresh_pacer_allows_a_second_of_its_rate_at_once_then_refills_at_that_rate() -> None:
+def test_a_fresh_pacer_allows_two_seconds_of_its_rate_at_once_then_refills_at_that_rate(
+        ) -> None:
     pacer = StartPacer(rate=20, now=0.0)
-    assert pacer.allowance(0.0) == 20
-    pacer.started(20)
+    assert pacer.allowance(0.0) == 40
+    pacer.started(40)
     assert pacer.allowance(0.0) == 0
     assert pacer.allowance(0.5) == 10
-    assert pacer.allowance(60.0) == 20  # an idle minute saves up no more than a bucketful
+    assert pacer.allowance(60.0) == 40  # an idle minute saves up no more than a bucketful
 
 
 def test_it_says_how_long_until_a_number_of_starts_is_allowed() -> None:
     pacer = StartPacer(rate=10, now=0.0)
-    pacer.started(10)
+    pacer.started(20)
     assert pacer.wait_for(5, 0.0) == pytest.approx(0.5)
-    assert pacer.wait_for(500, 0.0) == pytest.approx(1.0)  # at most a bucketful is waited for
+    assert pacer.wait_for(500, 0.0) == pytest.approx(2.0)  # at most a bucketful is waited for
     assert pacer.wait_for(5, 2.0) == 0.0
 
 
@@ -111,7 +112,7 @@ def test_the_rate_stays_between_its_bounds() -> None:
     for second in range(1, 40):
         pacer.observe(QueueReading(backlog=1000 + second, oldest=100.0), now=float(second))
     assert pacer.rate == 1
-    assert pacer.allowance(40.0) == 1  # a bucket always holds at least one start
+    assert pacer.allowance(40.0) == 2  # two seconds of the lowest rate
     for second in range(40, 200):
         pacer.started(pacer.allowance(float(second)))
         pacer.observe(QueueReading(backlog=0, oldest=0.0), now=float(second))

@@ -98,7 +98,7 @@ def relay_for(store: Store, temporal: FakeTemporal, clock: Clock, *, rate: float
 async def test_new_leads_over_the_allowance_stay_pending_for_a_later_pass_oldest_first(
         store: Store) -> None:
     temporal, clock = FakeTemporal(), Clock()
-    relay = relay_for(store, temporal, clock, rate=2)
+    relay = relay_for(store, temporal, clock, rate=1)  # a bucket of two starts
     store.accept_inbound([identify(f"lead-{n}") for n in range(5)], now=NOW)
 
     await relay.deliver_once()
@@ -112,7 +112,8 @@ async def test_new_leads_over_the_allowance_stay_pending_for_a_later_pass_oldest
 
     clock.now += 1.0
     await relay.deliver_once()
-    clock.now += 1.0
+    assert temporal.started[2:] == ["lead:lead-2"]
+    clock.now += 2.0
     await relay.deliver_once()
     assert temporal.started == [f"lead:lead-{n}" for n in range(5)]
     assert relay.deferred == 0 and store.pending_inbound() == []
@@ -120,7 +121,7 @@ async def test_new_leads_over_the_allowance_stay_pending_for_a_later_pass_oldest
 
 async def test_running_leads_get_their_events_while_new_leads_wait(store: Store) -> None:
     temporal, clock = FakeTemporal(), Clock()
-    relay = relay_for(store, temporal, clock, rate=1)
+    relay = relay_for(store, temporal, clock, rate=0.5)  # a bucket of one start
     store.accept_inbound([identify("early")], now=NOW)
     await relay.deliver_once()  # "early" is running now
     store.accept_inbound([identify("late-1"), identify("late-2"), track("early", 1)], now=NOW)
