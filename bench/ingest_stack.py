@@ -21,6 +21,7 @@ from typing import Any
 
 import uvicorn
 from pydantic import BaseModel
+from raw_noop import RawNoop
 from temporalio import workflow
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -114,15 +115,6 @@ class RawCounter:
     def tally(self) -> RawCount:
         """Signals counted so far."""
         return RawCount(received=self.received)
-
-
-@workflow.defn(name="BenchRawNoop")
-class RawNoop:
-    """Completes at once: what a workflow start costs Temporal and a worker with no logic."""
-
-    @workflow.run
-    async def run(self) -> None:
-        """Nothing to do."""
 
 
 # --- the parts of the stack ------------------------------------------------------------------

@@ -65,13 +65,13 @@ from ingest_stack import (
     SIGNALLERS,
     CpuMeter,
     Part,
-    RawNoop,
     Role,
     commit,
     free_port,
     run_guarded,
     tear_down,
 )
+from raw_noop import RawNoop
 from scale_report import report, settings_line
 from scale_watch import (
     Applied,
@@ -88,7 +88,7 @@ from temporalio.client import Client
 
 from engine.client import lead_state
 from engine.store import Store
-from worker.temporal_server import TemporalDevServer
+from worker.temporal_server import DYNAMIC_CONFIG, TemporalDevServer
 
 EVENT_MARKER = "ev-"
 
@@ -349,8 +349,10 @@ async def run_bench(options: argparse.Namespace, run: Run) -> None:
     main_task = asyncio.current_task()
     assert main_task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    extra = dict(item.split("=", 1) for item in options.server_config)
     server = TemporalDevServer(folder / "temporal.db", folder / "temporal.log", host="127.0.0.1",
-                               port=free_port(), ui_port=free_port())
+                               port=free_port(), ui_port=free_port(),
+                               dynamic_config={**DYNAMIC_CONFIG, **extra})
     parts: list[Part] = []
     try:
         client = await server.start()
@@ -391,6 +393,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
                         "this many seconds without progress (300)")
     parser.add_argument("--record", action="store_true",
                         help="append the report to bench/RESULTS.md")
+    parser.add_argument("--server-config", action="append", default=[], metavar="KEY=VALUE",
+                        help="a dynamic config value for the dev server, beside its defaults")
     parser.add_argument("--seed", type=int, default=1)
     options = parser.parse_args(argv)
     options.steps = [int(n.replace("_", "")) for n in options.steps.split(",") if n.strip()]
@@ -401,7 +405,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the bench; 130 when interrupted, 1 when a phase did not finish."""
     options = parse(argv)
     run = Run(command=" ".join([".venv/bin/python bench/scale.py", *(argv or sys.argv[1:])]),
-              commit=commit(), machine=machine(), settings=settings_line(),
+              commit=commit(), machine=machine(),
+              settings=settings_line() + "; dev server: " + (" ".join(
+                  f"{k}={v}" for k, v in {**DYNAMIC_CONFIG, **dict(
+                      i.split("=", 1) for i in options.server_config)}.items()) or "defaults"),
               load_before=os.getloadavg())
     print(run.command)
     print(f"commit {run.commit}; {run.machine}")

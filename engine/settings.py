@@ -76,7 +76,7 @@ class Settings(BaseSettings):
                                          "workflow tasks at once (sticky and shared queue).")
     worker_activity_pollers: int = Field(default=4, ge=1, description="Most long polls for "
                                          "activity tasks at once.")
-    worker_nonsticky_poll_ratio: float = Field(default=0.5, gt=0, le=1, description="Share "
+    worker_nonsticky_poll_ratio: float = Field(default=0.2, gt=0, le=1, description="Share "
                                                "of the workflow pollers on the shared queue, "
                                                "where new leads' first tasks wait.")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,8 @@ from engine.client import connect
 from engine.errors import ConfigError
 
 STOP_GRACE_SECONDS = 10.0
+DYNAMIC_CONFIG: dict[str, str] = {}
+"""Server settings (`--dynamic-config-value`) every dev server gets."""
 
 
 def bundled_binary(name: str, wheel: str) -> str:
@@ -78,8 +80,10 @@ class TemporalDevServer:
     """
 
     def __init__(self, db_file: Path, log_file: Path, *, host: str, port: int, ui_port: int,
-                 namespace: str = "default", start_timeout: float = 60.0) -> None:
+                 namespace: str = "default", start_timeout: float = 60.0,
+                 dynamic_config: Mapping[str, str] | None = None) -> None:
         self.db_file, self.log_file = db_file, log_file
+        self.dynamic_config = dict(DYNAMIC_CONFIG if dynamic_config is None else dynamic_config)
         self.host, self.port, self.ui_port = host, port, ui_port
         self.namespace = namespace
         self.start_timeout = start_timeout
@@ -112,6 +116,8 @@ class TemporalDevServer:
                    # than doubles the signals a laptop's dev server takes per second.
                    "--sqlite-pragma", "journal_mode=wal",
                    "--sqlite-pragma", "synchronous=normal"]
+        for key, value in self.dynamic_config.items():
+            command += ["--dynamic-config-value", f"{key}={value}"]
         try:
             with self.log_file.open("ab") as log:
                 self.process = await asyncio.create_subprocess_exec(
