@@ -31,7 +31,7 @@ from engine.client import connect
 from engine.mail import MemoryTransport
 from engine.settings import Settings, load_playbook
 from engine.store import Store
-from worker.assembly import build_activities, build_worker
+from worker.assembly import build_activities, build_worker, tune_garbage_collector
 from worker.serve import build_app
 
 WRITE_KEY = "bench-write-key"
@@ -151,6 +151,7 @@ async def serve_role(role: Role, ready: Callable[[], None]) -> None:
             raw = Worker(client, task_queue=RAW_QUEUE, workflows=[RawCounter, RawNoop],
                          workflow_runner=SandboxedWorkflowRunner(restrictions=passing))
             async with leads, raw:
+                tune_garbage_collector(settings)  # as `nurture worker` does
                 ready()
                 await asyncio.Event().wait()
         app = (build_app(settings, store) if role.relay else

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
                                                "of the workflow pollers on the shared queue, "
                                                "where new leads' first tasks wait.")
 
+    worker_gc_threshold: int = Field(default=10_000, ge=0, description="Allocations between "
+                                     "young garbage collections (Python's default is 700, "
+                                     "which makes a worker holding many leads collect all the "
+                                     "time); 0 keeps Python's defaults.")
+
     relay_start_wait: float = Field(default=5.0, gt=0, description="Seconds new workflows' "
                                     "first tasks may wait on the task queue before the relay "
                                     "starts fewer.")

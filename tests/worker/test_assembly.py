@@ -1,7 +1,9 @@
-"""The worker is tuned from the settings: cache, concurrency and pollers."""
+"""The worker is tuned from the settings: cache, concurrency, pollers, garbage collection."""
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,12 @@ from engine.errors import ConfigError
 from engine.mail import MemoryTransport
 from engine.settings import Settings, load_settings
 from engine.store import Store
-from worker.assembly import build_activities, build_worker, worker_options
+from worker.assembly import (
+    build_activities,
+    build_worker,
+    tune_garbage_collector,
+    worker_options,
+)
 
 
 def test_the_worker_tuning_is_read_from_the_environment(
@@ -51,3 +58,26 @@ async def test_the_built_worker_runs_with_the_settings_tuning(env: WorkflowEnvir
     assert config["workflow_task_poller_behavior"] == PollerBehaviorSimpleMaximum(3)
     assert config["activity_task_poller_behavior"] == PollerBehaviorSimpleMaximum(2)
     assert config["nonsticky_to_sticky_poll_ratio"] == 0.4
+
+
+@pytest.fixture(name="collector")
+def _collector() -> Iterator[None]:
+    """Python's garbage collector settings, restored after the test."""
+    before = gc.get_threshold()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
+def test_the_worker_collects_garbage_less_often_once_started(collector: None) -> None:
+    tune_garbage_collector(Settings(worker_gc_threshold=12_345))
+    assert gc.get_threshold()[0] == 12_345
+    assert gc.get_freeze_count() > 0  # start-up's objects are left out of collections
+
+
+def test_a_threshold_of_zero_keeps_pythons_garbage_collection(collector: None) -> None:
+    before = gc.get_threshold()
+    tune_garbage_collector(Settings(worker_gc_threshold=0))
+    assert gc.get_threshold() == before
