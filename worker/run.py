@@ -15,7 +15,6 @@ from engine.client import connect_from
 from engine.dsl import library
 from engine.settings import Settings, load_playbook
 from worker.assembly import build_activities, build_worker, smtp_from
-from worker.playbooks import keep_learning
 from worker.serve import log_to_stderr, open_store
 
 
@@ -64,11 +63,7 @@ async def serve_worker(settings: Settings, *, client: Client | None = None) -> N
                      settings.temporal_address, settings.task_queue, settings.playbook,
                      playbook.version, len(playbook.tracks))
         library.remember(playbook)
-        learning = asyncio.ensure_future(keep_learning(store))
-        try:
-            await worker.run()
-        finally:
-            learning.cancel()
+        await worker.run()
     finally:
         await transport.close()
         store.dispose()
