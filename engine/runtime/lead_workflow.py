@@ -11,6 +11,7 @@ over into a fresh run to keep each history small. The decisions are pure functio
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -84,6 +85,7 @@ class LeadWorkflow(LeadListening):
         self._moved = False
         self._applied = 0
         self._signals = 0
+        self._signalled_at: datetime | None = None
 
     # --- what the outside world says and asks --------------------------------------------
 
@@ -91,6 +93,7 @@ class LeadWorkflow(LeadListening):
     def events(self, signal: EventsSignal) -> None:
         """Behavioral events arrive here; they are applied by the main loop, in order."""
         self._signals += 1
+        self._signalled_at = workflow.now()
         profile = signal.profile
         if profile is not None and profile.id == self.s.lead.id and profile != self.s.lead:
             changed = sorted(k for k, v in profile.model_dump().items()
@@ -157,7 +160,7 @@ class LeadWorkflow(LeadListening):
         try:
             while True:
                 self._moved = False
-                await self._drain()
+                await self._catch_up()
                 if self._interrupt is not None:
                     action, self._interrupt = self._interrupt, None
                     await self._perform(action)
