@@ -28,6 +28,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from engine.api import create_app
 from engine.client import connect
+from engine.dsl import library
 from engine.mail import MemoryTransport
 from engine.settings import Settings, load_playbook
 from engine.store import Store
@@ -143,6 +144,7 @@ async def serve_role(role: Role, ready: Callable[[], None]) -> None:
     store = Store(role.database)
     try:
         if role.kind == "worker":
+            library.remember(load_playbook(settings.playbook))  # as `nurture worker` does
             client = await connect(role.temporal)
             leads = build_worker(client, build_activities(settings, store, MemoryTransport()),
                                  LEAD_QUEUE, settings=settings)

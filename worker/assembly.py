@@ -18,6 +18,7 @@ from engine.runtime.sales_webhook import WORKFLOWS as NOTICE_WORKFLOWS
 from engine.runtime.sandbox import lead_workflow_runner
 from engine.settings import Settings
 from engine.store import Store
+from worker.playbooks import learn_stored
 
 
 def sender_from(settings: Settings) -> SenderIdentity:
@@ -109,7 +110,9 @@ def tune_garbage_collector(settings: Settings) -> None:
 def build_worker(client: Client, activities: WorkerActivities, task_queue: str, *,
                  settings: Settings | None = None) -> Worker:
     """A worker for lead workflows, sales webhooks and their activities, tuned as the
-    settings say (the defaults when none are given)."""
+    settings say (the defaults when none are given); it knows every playbook version its
+    database keeps (`worker.playbooks`)."""
+    learn_stored(activities.nurture.store)
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS,
                   activities=activities.all(), workflow_runner=lead_workflow_runner(),
                   **worker_options(settings or Settings()))
