@@ -174,9 +174,6 @@ class Relay:
         # which the workflow ignores by event id.
         await self._db(self.store.settle_pass, done, anonymous=[r.seq for r in anonymous],
                        now=now)
-        changed = [r.profile for r in done if r.profile is not None]
-        for profile in changed:  # the unsubscribe page reads the stored address
-            await self._db(self.store.upsert_lead, profile, now=now)
         down = [r for r in results if isinstance(r, TemporalUnavailable)]
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, TemporalUnavailable):
@@ -255,6 +252,10 @@ class Relay:
                                    if r.kind == InboundKind.EVENT and r.seq is not None]
                 outcome.delivered = [s for s in seqs if s not in outcome.waiting]
                 return outcome
+            if enrolled and traits != before:
+                # Stored before the workflow hears it: whoever sees the workflow's new
+                # profile finds the new address stored too (the unsubscribe page reads it).
+                await self._db(self.store.upsert_lead, profile, now=now)
             try:
                 await self._signal(client, profile, plan.events, enrolled=enrolled,
                                    changed=traits != before)
