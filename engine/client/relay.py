@@ -156,6 +156,7 @@ class Relay:
     async def deliver_once(self) -> int:
         """One pass over the oldest pending messages; how many rows it settled."""
         now = datetime.now(UTC)
+        self.deferred = 0
         if not await self._db(self.store.hold_lease, LEASE, self.holder,
                               ttl=timedelta(seconds=max(15.0, self.poll * 5)), now=now):
             return 0
@@ -221,7 +222,6 @@ class Relay:
         (oldest first) as the pacer allows; the rest stay pending."""
         starts = [p for p in plans if p.starts]
         if not starts:
-            self.deferred = 0
             return plans
         now = self.clock()
         if self._readable and (self._checked_at is None
