@@ -12,7 +12,8 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from engine.client import lead_state, send_events, workflow_id_for
+from engine.client import enroll, lead_state, send_events, workflow_id_for
+from engine.client.leads import lead_playbook
 from engine.dsl import library
 from engine.events import Event
 from engine.leads import LeadProfile
@@ -59,7 +60,9 @@ async def test_a_lead_that_carried_its_spec_stores_it_before_naming_it(
 
 
 async def test_a_version_no_worker_has_fails_the_task_and_runs_nothing(
-        env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch) -> None:
+        fresh_env: WorkflowEnvironment) -> None:
+    """On a server of its own: a task that keeps failing would hold a shared clock."""
+    env = fresh_env
     store, queue, lead_id = Store.temporary(), f"q-{uuid.uuid4().hex[:6]}", "unknown-version"
     activities = build_activities(Settings(), store, MemoryTransport())
     async with build_worker(env.client, activities, queue):
@@ -83,4 +86,22 @@ async def test_a_version_no_worker_has_fails_the_task_and_runs_nothing(
     assert store.get_lead(lead_id) is None  # nothing ran: not even registered
     with pytest.raises(WorkflowFailureError):
         await handle.result()
+    store.dispose()
+
+
+async def test_a_new_lead_starts_with_its_profile_and_a_version_under_2_kb(
+        env: WorkflowEnvironment) -> None:
+    store, queue, lead_id = Store.temporary(), f"q-{uuid.uuid4().hex[:6]}", "small-start"
+    activities = build_activities(Settings(), store, MemoryTransport())
+    async with build_worker(env.client, activities, queue):
+        handle = await enroll(env.client, person(lead_id), PLAYBOOK, task_queue=queue)
+        await env.sleep(timedelta(minutes=5))
+        history = await handle.fetch_history()
+        playbook = await lead_playbook(env.client, lead_id)
+        await handle.terminate(reason="test finished")
+    started = history.events[0].workflow_execution_started_event_attributes
+    size = sum(len(p.data) for p in started.input.payloads)
+    assert size < 2_048, f"start input is {size:,} bytes"
+    assert PLAYBOOK.version.encode() in started.input.payloads[0].data
+    assert playbook == PLAYBOOK  # the whole spec, from the version
     store.dispose()
