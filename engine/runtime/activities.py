@@ -58,12 +58,11 @@ class NurtureActivities:
         lead = input.lead
 
         def work() -> RegisterLeadResult:
-            self.store.upsert_lead(lead, now=input.now)
             domain = (lead.company_domain or lead.email_domain).lower()
-            colleagues = [] if domain in PERSONAL_DOMAINS else self.store.colleagues(lead.id,
-                                                                                     domain)
-            return RegisterLeadResult(colleagues=colleagues,
-                                      suppressed_reason=self.store.suppression(lead.email))
+            colleagues, reason = self.store.register_lead(
+                lead, now=input.now, colleagues_at=None if domain in PERSONAL_DOMAINS
+                else domain)
+            return RegisterLeadResult(colleagues=colleagues, suppressed_reason=reason)
 
         return await self._db(work)
 

@@ -6,6 +6,7 @@ Methods are blocking; async callers (activities, the HTTP edge) run them in a th
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import func
@@ -55,15 +56,32 @@ class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger, Journal
         """Insert the lead, or overwrite its profile fields; phase, track and created_at stay.
 
         One statement (INSERT … ON CONFLICT DO UPDATE), so two writers never collide."""
+        with self.engine.begin() as connection:
+            connection.execute(self._upsert(profile, now))
+
+    def register_lead(self, profile: LeadProfile, *, now: datetime,
+                      colleagues_at: str | None) -> tuple[list[str], str | None]:
+        """Upsert the lead and, in the same transaction, read the other leads at the company
+        domain `colleagues_at` (any case; None: look for none) and why its address is
+        suppressed (None if it may be mailed): a new lead's enrolment in one round trip."""
+        with self.engine.begin() as connection:
+            connection.execute(self._upsert(profile, now))
+            domain = (colleagues_at or "").strip().lower()
+            colleagues = list(connection.execute(self._colleagues(profile.id, domain))
+                              .scalars()) if domain else []
+            reason = connection.execute(
+                select(SuppressionRow.reason).where(
+                    col(SuppressionRow.email) == _address_key(profile.email))).scalar()
+        return colleagues, reason
+
+    def _upsert(self, profile: LeadProfile, now: datetime) -> Any:
         now = as_utc(now, name="now")
         fields = profile.model_dump()
         table = LeadRow.__table__  # type: ignore[attr-defined]
         maker = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         statement = maker(table).values(**fields, created_at=now, updated_at=now)
-        statement = statement.on_conflict_do_update(index_elements=["id"], set_={
+        return statement.on_conflict_do_update(index_elements=["id"], set_={
             name: statement.excluded[name] for name in (*fields, "updated_at")})
-        with self.engine.begin() as connection:
-            connection.execute(statement)
 
     def get_lead(self, lead_id: str) -> LeadProfile | None:
         """The lead's profile, or None if it was never stored."""
@@ -99,13 +117,14 @@ class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger, Journal
         domain = company_domain.strip().lower()
         if not domain:
             return []
-        statement = (
-            select(LeadRow.id)
-            .where(func.lower(LeadRow.company_domain) == domain, col(LeadRow.id) != lead_id)
-            .order_by(col(LeadRow.created_at), col(LeadRow.id))
-        )
         with Session(self.engine) as session:
-            return list(session.exec(statement))
+            return list(session.exec(self._colleagues(lead_id, domain)))
+
+    @staticmethod
+    def _colleagues(lead_id: str, domain: str) -> Any:
+        return (select(LeadRow.id)
+                .where(func.lower(LeadRow.company_domain) == domain, col(LeadRow.id) != lead_id)
+                .order_by(col(LeadRow.created_at), col(LeadRow.id)))
 
     # events
 

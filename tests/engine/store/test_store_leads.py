@@ -84,3 +84,20 @@ def test_colleagues_are_other_leads_at_the_same_domain_oldest_first(
 
     assert store.colleagues("me", "acme.io") == ["older", "newer"]
     assert store.colleagues("me", "") == []
+
+
+def test_registering_a_lead_stores_it_and_answers_its_colleagues_and_suppression(
+    store: Store, now: datetime
+) -> None:
+    store.upsert_lead(LeadProfile(id="first", email="first@acme.io", company_domain="ACME.io"),
+                      now=now)
+    store.suppress("Second@Acme.io", lead_id=None, reason="unsubscribed", now=now)
+    second = LeadProfile(id="second", email="second@acme.io", company_domain="acme.io")
+
+    assert store.register_lead(second, now=now, colleagues_at="acme.io") == (
+        ["first"], "unsubscribed")
+    assert store.get_lead("second") == second
+    assert store.register_lead(second.model_copy(update={"title": "CMO"}), now=now,
+                               colleagues_at=None) == ([], "unsubscribed")
+    stored = store.get_lead("second")
+    assert stored is not None and stored.title == "CMO"
