@@ -17,7 +17,6 @@ from sqlmodel import Session, SQLModel
 
 from engine.errors import ConfigError, NurtureError
 from engine.store.connect import connect, mask_password
-from engine.store.schema import require_current_schema, upgrade_schema
 
 
 class RecordNotFoundError(NurtureError, LookupError):
@@ -28,17 +27,30 @@ class TableAccess:
     """An engine on a database whose schema is current, and the few ways the store writes rows.
 
     `upgrade=True` applies the revisions the database lacks first (under the schema lock);
-    otherwise a schema that is not at the newest revision raises SchemaError naming
-    `nurture db upgrade`.
+    `create=True` makes the tables of a new, empty database straight from the models, at
+    the newest revision (a simulation's or a test's scratch database); otherwise a schema
+    that is not at the newest revision raises SchemaError naming `nurture db upgrade`.
     """
 
-    def __init__(self, url: str, *, upgrade: bool = False) -> None:
+    def __init__(self, url: str, *, upgrade: bool = False, create: bool = False) -> None:
+        if upgrade and create:
+            raise ValueError("upgrade=True and create=True exclude each other")
         self.url = mask_password(url)
         self.engine: Engine = connect(url)
         try:
-            if upgrade:
+            if create:
+                # Alembic (imported by the schema module) is needed only to read or change
+                # an existing schema; a simulation never loads it.
+                from engine.store.fresh import create_current_schema
+
+                create_current_schema(self.engine)
+            elif upgrade:
+                from engine.store.schema import upgrade_schema
+
                 upgrade_schema(self.engine)
             else:
+                from engine.store.schema import require_current_schema
+
                 require_current_schema(self.engine)
         except OperationalError as exc:
             self.engine.dispose()

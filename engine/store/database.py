@@ -30,13 +30,14 @@ class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger):
     `Store("sqlite:///nurture.db")` for one machine, `Store("postgresql+psycopg://…")` to
     scale out. The schema must be at the newest revision (`nurture db upgrade` brings it
     there) or `SchemaError` says so; `Store(url, upgrade=True)` upgrades it first, as
-    `nurture dev` does. A bad URL raises `ConfigError`.
+    `nurture dev` does; `Store(url, create=True)` makes a new, empty database's tables from
+    the models, as a simulation does. A bad URL raises `ConfigError`.
     """
 
     @classmethod
     def temporary(cls) -> Store:
         """A private in-memory SQLite store, gone when disposed (for tests and simulations)."""
-        return cls("sqlite://", upgrade=True)
+        return cls("sqlite://", create=True)
 
     def __enter__(self) -> Store:
         return self
