@@ -170,10 +170,9 @@ def _relationship(events: Iterable[Event], rules: RelationshipRules, now: dateti
     return min(months * rules.per_month, rules.tenure_cap) + min(touches, rules.touch_cap)
 
 
-def _negative(profile: LeadProfile, events: list[Event], rules: list[NegativeRule]
+def _negative(profile: LeadProfile, seen_types: set[str], rules: list[NegativeRule]
               ) -> tuple[float, list[str]]:
     points, flags = 0.0, []
-    seen_types = {e.type for e in events}
     company_domain = (profile.company_domain or "").lower()
     for rule in rules:
         hit = (
@@ -202,12 +201,19 @@ def score(profile: LeadProfile, events: list[Event], *, now: datetime, enrolled_
 
     `intent_since` (set when sales hands a lead back) counts intent only from behavior
     after that moment, so a recycled lead must show new interest to be escalated again.
+    This reads every event; a running lead is scored from a `Tally` instead, and this is
+    the reference the tally must agree with.
     """
-    fit, role = _fit(profile, model.fit)
     recent = events if intent_since is None else [e for e in events if e.at >= intent_since]
-    intent = _intent(recent, model.intent, now)
-    relationship = _relationship(events, model.relationship, now, enrolled_at)
-    negative, flags = _negative(profile, events, model.negative)
+    return _scores(profile, model, intent=_intent(recent, model.intent, now),
+                   relationship=_relationship(events, model.relationship, now, enrolled_at),
+                   seen_types={e.type for e in events})
+
+
+def _scores(profile: LeadProfile, model: ScoringModel, *, intent: float, relationship: float,
+            seen_types: set[str]) -> Scores:
+    fit, role = _fit(profile, model.fit)
+    negative, flags = _negative(profile, seen_types, model.negative)
     total = max(fit + intent + relationship + negative, 0.0)
     return Scores(
         fit=round(fit, 1), intent=round(intent, 1), relationship=round(relationship, 1),
@@ -216,6 +222,70 @@ def score(profile: LeadProfile, events: list[Event], *, now: datetime, enrolled_
         intent_level=_level(intent, model.intent.high, model.intent.medium),
         flags=flags, role=role,
     )
+
+
+class Tally(BaseModel):
+    """Running sums that rescore a lead in constant time per event.
+
+    Intent is kept per event type as one sum decayed to the moment `at`; reading it at a
+    later `now` decays the sum once more (decay is multiplicative, so this is exact).
+    Relationship touches are a plain sum, and of event types only those a negative rule
+    names are remembered. `since` is the `intent_since` the intent sums follow: intent
+    from events before it is not counted. `version` names the scoring model the sums were
+    counted with (the lead's playbook version), so a lead moved to another one recounts.
+    """
+
+    version: str = ""
+    since: datetime | None = None
+    at: datetime | None = None
+    intent: dict[str, float] = Field(default_factory=dict)
+    touches: float = 0
+    types: list[str] = Field(default_factory=list)
+
+
+def tally_add(tally: Tally, event: Event, model: ScoringModel, now: datetime) -> None:
+    """Count one event. An event stamped after `now` counts as if it happened at `now`."""
+    rules = model.intent
+    tally.touches += model.relationship.touch_points.get(event.type, 0.0)
+    if event.type not in tally.types and any(event.type in r.event_types
+                                             for r in model.negative):
+        tally.types.append(event.type)
+    base = rules.points.get(event.type)
+    if not base or event.properties.get("bot") is True:
+        return
+    if tally.since is not None and event.at < tally.since:
+        return
+    at = min(event.at, now)
+    if tally.at is None or at > tally.at:
+        factor = _decay(at - tally.at, rules.half_life) if tally.at is not None else 1.0
+        tally.intent = {t: v * factor for t, v in tally.intent.items()}
+        tally.at = at
+    tally.intent[event.type] = tally.intent.get(event.type, 0.0) + \
+        base * _decay(tally.at - at, rules.half_life)
+
+
+def tally_of(events: Iterable[Event], model: ScoringModel, now: datetime,
+             since: datetime | None = None) -> Tally:
+    """A tally counted afresh from events (a running lead after its scoring model changed)."""
+    tally = Tally(since=since)
+    for event in events:
+        tally_add(tally, event, model, now)
+    return tally
+
+
+def score_tallied(profile: LeadProfile, tally: Tally, *, now: datetime,
+                  enrolled_at: datetime, model: ScoringModel) -> Scores:
+    """Score a lead from its tally as of `now`: what `score` says of the same events."""
+    rules = model.intent
+    factor = _decay(now - tally.at, rules.half_life) if tally.at is not None else 1.0
+    intent = sum(min(v * factor, rules.caps.get(t, v * factor))
+                 for t, v in tally.intent.items())
+    months = max((now - enrolled_at).days, 0) / 30
+    rel = model.relationship
+    relationship = min(months * rel.per_month, rel.tenure_cap) + min(tally.touches,
+                                                                     rel.touch_cap)
+    return _scores(profile, model, intent=intent, relationship=relationship,
+                   seen_types=set(tally.types))
 
 
 def readiness(scores: Scores, model: ScoringModel) -> int | None:

@@ -17,6 +17,7 @@ from engine.runtime.sales_webhook import WORKFLOWS as NOTICE_WORKFLOWS
 from engine.runtime.sandbox import lead_workflow_runner
 from engine.settings import Settings
 from engine.store import Store
+from worker.playbooks import learn_stored
 
 
 def sender_from(settings: Settings) -> SenderIdentity:
@@ -77,6 +78,8 @@ WORKFLOWS: list[type] = [LeadWorkflow, *NOTICE_WORKFLOWS]
 
 
 def build_worker(client: Client, activities: WorkerActivities, task_queue: str) -> Worker:
-    """A worker for lead workflows, sales webhooks and their activities."""
+    """A worker for lead workflows, sales webhooks and their activities; it knows every
+    playbook version its database keeps (`worker.playbooks`)."""
+    learn_stored(activities.nurture.store)
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS,
                   activities=activities.all(), workflow_runner=lead_workflow_runner())

@@ -12,6 +12,7 @@ from typing import Any
 from temporalio.client import Client
 
 from engine.client import connect_from
+from engine.dsl import library
 from engine.settings import Settings, load_playbook
 from worker.assembly import build_activities, build_worker, smtp_from
 from worker.serve import log_to_stderr, open_store
@@ -61,6 +62,7 @@ async def serve_worker(settings: Settings, *, client: Client | None = None) -> N
         logging.info("worker on %s, task queue %s, playbook %s version %s (%d tracks)",
                      settings.temporal_address, settings.task_queue, settings.playbook,
                      playbook.version, len(playbook.tracks))
+        library.remember(playbook)
         await worker.run()
     finally:
         await transport.close()

@@ -165,7 +165,7 @@ async def _run(scenario: Scenario, playbook: PlaybookSpec, settings: Settings,
                         store.record_event(lead.id, ev, now=start + elapsed)
                     await send_events(env.client, lead.id, batch)
                 await env.sleep(scenario.until - elapsed)
-                page = await lead_journal(env.client, lead.id)
+                page = await lead_journal(env.client, lead.id, store=store)
                 final = await lead_state(env.client, lead.id)
                 # The simulation is over: a lead left running would hold the shared
                 # time-skipping clock for whoever simulates next.

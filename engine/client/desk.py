@@ -167,8 +167,9 @@ class SalesDesk:
             if time.monotonic() < self._down_until:
                 raise DeskUnavailable("Temporal was unreachable a moment ago")
             client = await self._client()
-            page = await asyncio.wait_for(lead_journal(client, task.lead_id),
-                                          self.query_timeout)
+            page = await asyncio.wait_for(
+                lead_journal(client, task.lead_id, store=self.store, newest=TIMELINE_LIMIT),
+                self.query_timeout)
         except Exception as err:  # noqa: BLE001 - unreachable, timed out, no workflow: the store
             if isinstance(err, TimeoutError) or (isinstance(err, RPCError)
                                                  and err.status in _DOWN):

@@ -7,6 +7,7 @@ renamed signal, query or update breaks here (and in mypy), not in production.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -14,11 +15,13 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 
+from engine.dsl import library
 from engine.dsl.spec import PlaybookSpec
 from engine.errors import ConfigError
 from engine.events import Event
 from engine.feedback import Feedback, FeedbackResult
 from engine.journey.migration import MigrateRequest, MigrateResult
+from engine.journey.state import JournalEntry
 from engine.leads import LeadProfile
 from engine.runtime.lead_workflow import LeadWorkflow
 from engine.runtime.messages import (
@@ -32,6 +35,7 @@ from engine.runtime.messages import (
 
 if TYPE_CHECKING:  # settings read files at import; the workflow sandbox must not
     from engine.settings import Settings
+    from engine.store import Store
 
 DEFAULT_TASK_QUEUE = "nurture"
 EVENTS_SIGNAL = "events"
@@ -64,13 +68,20 @@ async def connect_from(settings: Settings) -> Client:
 async def enroll(client: Client, lead: LeadProfile, playbook: PlaybookSpec, *,
                  task_queue: str = DEFAULT_TASK_QUEUE, events: Iterable[Event] = (),
                  history_limit: int = 10_000) -> WorkflowHandle[LeadWorkflow, None]:
-    """Start the lead's workflow, or signal it if it runs already: enrolling twice is harmless."""
+    """Start the lead's workflow, or signal it if it runs already: enrolling twice is harmless.
+
+    The workflow gets the playbook's version, not its spec: the worker must know it (from
+    its database's playbook versions, or because it runs in this process)."""
     return await client.start_workflow(
-        LeadWorkflow.run,
-        LeadWorkflowInput(lead=lead, playbook=playbook, history_limit=history_limit),
+        LeadWorkflow.run, _input(lead, playbook, history_limit),
         id=workflow_id_for(lead.id), task_queue=task_queue,
         start_signal=EVENTS_SIGNAL, start_signal_args=[EventsSignal(events=list(events))],
     )
+
+
+def _input(lead: LeadProfile, playbook: PlaybookSpec, history_limit: int) -> LeadWorkflowInput:
+    return LeadWorkflowInput(lead=lead, playbook_version=library.remember(playbook),
+                             history_limit=history_limit)
 
 
 async def send_events(client: Client, lead_id: str, events: Iterable[Event]) -> None:
@@ -84,10 +95,25 @@ async def lead_state(client: Client, lead_id: str) -> LeadSnapshot:
     return await handle.query(LeadWorkflow.state)
 
 
-async def lead_journal(client: Client, lead_id: str, after_seq: int = 0) -> JournalPage:
-    """The lead's timeline after a sequence number."""
+async def lead_journal(client: Client, lead_id: str, after_seq: int = 0, *,
+                      store: Store | None = None, newest: int | None = None) -> JournalPage:
+    """The lead's timeline after a sequence number (only its `newest` lines, if given).
+
+    The workflow keeps a short tail and the lines it has not yet written; with `store`,
+    the lines written there come first, so the whole timeline is read."""
     handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id_for(lead_id))
-    return await handle.query(LeadWorkflow.journal, JournalQuery(after_seq=after_seq))
+    page: JournalPage = await handle.query(LeadWorkflow.journal,
+                                           JournalQuery(after_seq=after_seq))
+    if store is not None:
+        rows = await asyncio.to_thread(store.lead_journal, lead_id, after_seq, newest)
+        stored = {r.seq: JournalEntry(seq=r.seq, at=r.at, kind=r.kind, data=r.data)
+                  for r in rows if r.enrolled_at == page.enrolled_at}
+        stored |= {e.seq: e for e in page.entries}
+        page = JournalPage(enrolled_at=page.enrolled_at,
+                           entries=[stored[seq] for seq in sorted(stored)])
+    if newest is not None:
+        page.entries = page.entries[-newest:]
+    return page
 
 
 async def give_feedback(client: Client, lead_id: str, answer: Feedback) -> FeedbackResult:
@@ -103,8 +129,7 @@ async def start_with_events(client: Client, lead: LeadProfile, playbook: Playboo
     """Start the lead's workflow with its first events (signal-with-start: a lead that runs
     already just gets the signal)."""
     await client.start_workflow(
-        LeadWorkflow.run,
-        LeadWorkflowInput(lead=lead, playbook=playbook, history_limit=history_limit),
+        LeadWorkflow.run, _input(lead, playbook, history_limit),
         id=workflow_id_for(lead.id), task_queue=task_queue,
         start_signal=EVENTS_SIGNAL, start_signal_args=[signal])
 

@@ -168,6 +168,10 @@ def fit_is(*tiers: Literal["high", "medium", "low"]) -> c.Condition:
 def seen(*types: str, at_least: int = 1, within: timedelta | None = None,
          **where: Any) -> c.Condition:
     """The lead did one of these things (at least n times, recently, with these properties)."""
+    if not 1 <= at_least <= c.MOST_COUNTED:
+        raise ValueError(f"seen(..., at_least={at_least}): a condition counts from 1 to "
+                         f"{c.MOST_COUNTED} events of a type (a lead keeps the newest "
+                         f"{c.MOST_COUNTED} of each)")
     return c.EventSeen(types=list(types), at_least=at_least, within=within, where=where)
 
 

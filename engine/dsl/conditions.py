@@ -47,12 +47,17 @@ class AttributeIs(_Condition):
     value: Any = None
 
 
+MOST_COUNTED = 20
+"""The most events of one type a condition can count: a lead keeps the newest 20 of each
+type (so that a flood of one kind of event costs it nothing)."""
+
+
 class EventSeen(_Condition):
     """At least `at_least` events of these types (optionally recent, optionally matching)."""
 
     kind: Literal["event_seen"] = "event_seen"
     types: list[str]
-    at_least: int = Field(default=1, ge=1)
+    at_least: int = Field(default=1, ge=1, le=MOST_COUNTED)
     within: timedelta | None = None
     where: dict[str, Any] = Field(default_factory=dict)
 

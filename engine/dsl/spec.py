@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from functools import cached_property
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -21,6 +23,13 @@ from engine.scoring import ScoringModel
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> Self:
+        """A copy, with its content hash (`version`, cached) computed afresh."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop("version", None)
+        return copy
 
 
 # --- steps -------------------------------------------------------------------------------
@@ -202,9 +211,9 @@ class TrackSpec(_Spec):
                 return step
         raise KeyError(f"track {self.name!r} has no step {step_id!r}")
 
-    @property
+    @cached_property
     def version(self) -> str:
-        """A content hash: equal specs have equal versions."""
+        """A content hash: equal specs have equal versions (computed once per spec)."""
         return content_hash(self)
 
 
@@ -258,9 +267,9 @@ class PlaybookSpec(_Spec):
             data = {k: v for k, v in data.items() if k != "sla"}
         return data
 
-    @property
+    @cached_property
     def version(self) -> str:
-        """A content hash of the whole playbook."""
+        """A content hash of the whole playbook (computed once per spec)."""
         return content_hash(self)
 
     def track(self, name: str) -> TrackSpec:

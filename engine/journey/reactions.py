@@ -6,10 +6,11 @@ workflow does it.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from engine.dsl.conditions import Facts, evaluate, event_matches
+from engine.dsl.conditions import MOST_COUNTED, Facts, evaluate, event_matches
 from engine.dsl.spec import (
     Action,
     EscalateAction,
@@ -20,14 +21,19 @@ from engine.dsl.spec import (
     Trigger,
 )
 from engine.events import EMAIL_BOUNCED, UNSUBSCRIBED, Event
+from engine.journey import dedupe
 from engine.journey.journal import note_scores
-from engine.journey.state import LeadState
+from engine.journey.state import LeadState, SeenIds
 from engine.leads import NURTURE_PHASES, Phase
-from engine.scoring import Scores, readiness, score
+from engine.scoring import Scores, Tally, readiness, score, score_tallied, tally_add, tally_of
 
 MAX_EVENTS = 500
 MAX_SEEN_IDS = 5_000
 MAX_EMAILS = 200
+# With constant cost: the events a lead keeps for conditions and the handoff, newest first
+# within each type (a flood of one type never pushes out the rest), and in all.
+KEEP_PER_TYPE = MOST_COUNTED
+KEEP_EVENTS = 100
 # Interrupts by precedence: suppress beats escalate beats move.
 PRIORITY = {"suppress": 0, "escalate": 1, "move": 2}
 QUIET_PHASES = frozenset({Phase.SUPPRESSED, Phase.SALES, Phase.SQL})
@@ -51,8 +57,26 @@ def facts(state: LeadState, now: datetime) -> Facts:
 
 def rescore(state: LeadState, now: datetime) -> Scores:
     """Scores as of `now`."""
+    if state.constant_cost:
+        return score_tallied(state.lead, _tally(state, now), now=now,
+                             enrolled_at=state.enrolled_at, model=state.playbook.scoring)
     return score(state.lead, state.events, now=now, enrolled_at=state.enrolled_at,
                  model=state.playbook.scoring, intent_since=state.intent_since)
+
+
+def _tally(state: LeadState, now: datetime) -> Tally:
+    """The lead's running sums, counted afresh from the events it keeps when there are
+    none yet or the scoring model changed, and with intent restarted when sales handed the
+    lead back (`intent_since`)."""
+    tally, model = state.tally, state.playbook.scoring
+    if tally is None or tally.version != state.playbook.version:
+        tally = tally_of(state.events, model, now, since=state.intent_since)
+        tally.version = state.playbook.version
+    elif tally.since != state.intent_since:
+        fresh = tally_of(state.events, model, now, since=state.intent_since)
+        tally.since, tally.at, tally.intent = fresh.since, fresh.at, fresh.intent
+    state.tally = tally
+    return tally
 
 
 def entry_track(playbook: PlaybookSpec, state: LeadState, now: datetime) -> str:
@@ -64,15 +88,26 @@ def entry_track(playbook: PlaybookSpec, state: LeadState, now: datetime) -> str:
     return playbook.default_track
 
 
-def accept(state: LeadState, event: Event) -> bool:
+def accept(state: LeadState, event: Event, now: datetime) -> bool:
     """Record an event once; False when its id was already applied."""
-    if event.id in state.seen_ids:
-        return False
-    state.seen_ids.append(event.id)
-    del state.seen_ids[:-MAX_SEEN_IDS]
-    state.events.append(event)
-    state.events.sort(key=lambda e: e.at)
-    del state.events[:-MAX_EVENTS]
+    if state.constant_cost:
+        if state.seen is None:
+            state.seen = SeenIds()
+            for old_id in state.seen_ids:
+                dedupe.first_time(state.seen, old_id, now)
+            state.seen_ids = []
+        if not dedupe.first_time(state.seen, event.id, now):
+            return False
+        tally_add(_tally(state, now), event, state.playbook.scoring, now)
+        keep(state.events, event)
+    else:
+        if event.id in state.seen_ids:
+            return False
+        state.seen_ids.append(event.id)
+        del state.seen_ids[:-MAX_SEEN_IDS]
+        state.events.append(event)
+        state.events.sort(key=lambda e: e.at)
+        del state.events[:-MAX_EVENTS]
     state.event_count += 1
     silence = state.playbook.silence
     if silence is not None and event.type in silence.engagement \
@@ -80,6 +115,17 @@ def accept(state: LeadState, event: Event) -> bool:
         if state.last_engagement_at is None or event.at > state.last_engagement_at:
             state.last_engagement_at = event.at
     return True
+
+
+def keep(events: list[Event], event: Event) -> None:
+    """Add `event` to the events a lead keeps (oldest first): at most KEEP_PER_TYPE of a
+    type and KEEP_EVENTS in all, the oldest going first."""
+    at = bisect.bisect_right([e.at for e in events], event.at)
+    events.insert(at, event)
+    same = [i for i, e in enumerate(events) if e.type == event.type]
+    if len(same) > KEEP_PER_TYPE:
+        del events[same[0]]
+    del events[:-KEEP_EVENTS]
 
 
 def _trigger_applies(trigger: Trigger, state: LeadState, event: Event, now: datetime) -> bool:
@@ -132,7 +178,7 @@ def react(state: LeadState, event: Event, now: datetime,
           listening: list[EventBranch]) -> Reaction:
     """Apply one event to the state and say what it asks for."""
     reaction = Reaction()
-    if not accept(state, event):
+    if not accept(state, event, now):
         return reaction
     if event.type == "buying_committee_signal" and "contact_id" in event.properties:
         contact = str(event.properties["contact_id"])

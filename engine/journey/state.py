@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from engine.dsl.spec import PlaybookSpec
 from engine.events import Event
 from engine.feedback import FeedbackResult
 from engine.leads import LeadProfile
-from engine.scoring import Scores
+from engine.scoring import Scores, Tally
 
 
 class Position(BaseModel):
@@ -91,11 +91,27 @@ class JournalEntry(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class SeenIds(BaseModel):
+    """Event ids applied lately, as short digests by day of arrival (`engine.journey.dedupe`)."""
+
+    days: dict[str, list[str]] = Field(default_factory=dict)
+    index: set[str] | None = Field(default=None, exclude=True)
+
+
 class LeadState(BaseModel):
-    """Everything a lead's workflow carries from one run to the next."""
+    """Everything a lead's workflow carries from one run to the next.
+
+    `constant_cost` is not carried: each run of the workflow decides it (runs recorded
+    before it existed replay with the old rules). With it, scoring follows `tally`,
+    dedupe follows `seen`, the events kept are bounded per type, and the journal lives in
+    the store with a short tail here (`journal_flushed` is the last line written there).
+
+    With `by_reference`, the carried state leaves the playbook out: the next run's input
+    names its version (`engine.dsl.library`) and the workflow puts the spec back.
+    """
 
     lead: LeadProfile
-    playbook: PlaybookSpec
+    playbook: PlaybookSpec = None  # type: ignore[assignment]  # set from the version then
     enrolled_at: datetime
     phase: str = ""
     position: Position | None = None
@@ -121,6 +137,18 @@ class LeadState(BaseModel):
     journal: list[JournalEntry] = Field(default_factory=list)
     inbox: list[Event] = Field(default_factory=list)
     runs: int = 1
+    tally: Tally | None = None
+    seen: SeenIds | None = None
+    journal_flushed: int = 0
+    constant_cost: bool = Field(default=False, exclude=True)
+    by_reference: bool = False
+
+    @model_serializer(mode="wrap")
+    def _leave_playbook_out(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if self.by_reference and isinstance(data, dict):
+            data.pop("playbook", None)
+        return data
 
     def next_seq(self) -> int:
         """A new number for a journal line, a step visit or a task id."""

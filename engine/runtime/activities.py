@@ -26,6 +26,7 @@ from engine.mail import (
 )
 from engine.runtime.models import (
     Done,
+    JournalInput,
     PositionInput,
     RegisterLeadInput,
     RegisterLeadResult,
@@ -144,8 +145,19 @@ class NurtureActivities:
         await self._db(lambda: self.store.set_lead_position(
             input.lead_id, phase=input.phase, track=input.track, now=input.now,
             step=input.step, playbook_version=input.playbook_version))
+        if input.journal is not None:
+            await self.record_journal(input.journal)
         return Done()
+
+    @activity.defn(name="record_journal")
+    async def record_journal(self, input: JournalInput) -> Done:
+        """Write timeline lines to the store (a line written before stays as it was)."""
+        lines = [line.model_dump() for line in input.lines]
+        added = await self._db(lambda: self.store.write_journal(input.lead_id,
+                                                                input.enrolled_at, lines))
+        return Done(changed=added > 0)
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for a worker."""
-        return [self.register_lead, self.send_email, self.suppress, self.record_position]
+        return [self.register_lead, self.send_email, self.suppress, self.record_position,
+                self.record_journal]

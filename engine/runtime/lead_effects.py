@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.runtime.models import (
         CloseTaskInput,
         Done,
+        JournalInput,
         OpenedTask,
         OpenTaskInput,
         PositionInput,
@@ -79,11 +80,31 @@ class LeadEffects:
         return journal.set_phase(self.s, workflow.now(), phase, reason)
 
     async def _record_position(self) -> None:
-        pos = self.s.position
+        pos, lines = self.s.position, self._journal_lines()
         await call("record_position", PositionInput(
             lead_id=self.s.lead.id, phase=self.s.phase, track=pos.track if pos else None,
             step=pos.step if pos else None, playbook_version=self.s.playbook.version,
-            now=workflow.now()))
+            now=workflow.now(), journal=lines))
+        if lines is not None:
+            journal.written(self.s, lines.lines)
+
+    def _journal_lines(self) -> JournalInput | None:
+        """The timeline lines not yet in the store (with constant cost), to write."""
+        if not self.s.constant_cost:
+            return None
+        lines = journal.unwritten(self.s)
+        return JournalInput(lead_id=self.s.lead.id, enrolled_at=self.s.enrolled_at,
+                            lines=lines) if lines else None
+
+    async def _write_journal(self, *, at_least: int = 1) -> bool:
+        """Write the timeline lines not yet in the store, when there are `at_least`;
+        whether any were written."""
+        lines = self._journal_lines()
+        if lines is None or len(lines.lines) < at_least:
+            return False
+        await call("record_journal", lines)
+        journal.written(self.s, lines.lines)
+        return True
 
     async def _deliver(self, key: str, template: str, ctx: dict[str, Any],
                        event: dict[str, Any], track: str, step: str) -> None:

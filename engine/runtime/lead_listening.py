@@ -25,6 +25,17 @@ from engine.runtime.lead_effects import LeadEffects
 TIMEOUT, INTERRUPT, ROLL_OVER = "timeout", "interrupt", "continue_as_new"
 """How a wait ended."""
 
+BATCH = 200
+"""With constant cost: the most events applied between two workflow tasks. A backlog drains
+over several tasks, each well inside the worker's deadlock budget, and so does its replay."""
+SIGNALS_PER_RUN = 5_000
+"""With constant cost: a run rolls over after this many signals (the server refuses
+signals to a run past 10,000)."""
+JOURNAL_BATCH = 50
+"""With constant cost: unwritten timeline lines that make a lead write them before it
+waits (they also ride on every position the lead records, and go before a roll-over)."""
+YIELD = timedelta(milliseconds=1)
+
 
 class LeadListening(LeadEffects):
     """The lead's inbox of events, the interrupt they want, and the wait that ends on them."""
@@ -38,9 +49,12 @@ class LeadListening(LeadEffects):
     _decision: tuple[Feedback, NextStep | None, FeedbackResult] | None
     _history_limit: int
     _moved: bool
+    _applied: int
+    _signals: int
 
     async def _drain(self) -> None:
-        """Apply every pending event, then run the side actions they triggered."""
+        """Apply every pending event, then run the side actions they triggered; with
+        constant cost, BATCH events at most in one workflow task."""
         if self._rescore:
             self._rescore = False
             before, now = self.s.scores, workflow.now()
@@ -49,7 +63,10 @@ class LeadListening(LeadEffects):
             for action in reactions.ready(self.s):
                 self._want(action)
         while self._inbox or self._side:
-            while self._inbox:
+            if self._inbox and self.s.constant_cost and self._applied >= BATCH:
+                await self._next_task()
+            while self._inbox and not (self.s.constant_cost and self._applied >= BATCH):
+                self._applied += 1
                 event = self._inbox.pop(0)
                 reaction = reactions.react(self.s, event, workflow.now(), self._listening)
                 for action in reaction.wants:
@@ -63,6 +80,11 @@ class LeadListening(LeadEffects):
                     outbox.queue(self.s, action, event, workflow.now())
                 elif isinstance(action, NotifySalesAction):
                     await self._alert(action)
+
+    async def _next_task(self) -> None:
+        """End this workflow task and go on in the next (a timer that fires at once)."""
+        await workflow.sleep(YIELD)
+        self._applied = 0
 
     def _want(self, action: Action) -> None:
         self._interrupt = reactions.decisive(self._interrupt, action)
@@ -89,6 +111,10 @@ class LeadListening(LeadEffects):
             wakes = [t for t in (deadline, silence, *(p.not_before for p in self.s.outbox))
                      if t is not None]
             wake = min(wakes) if wakes else None
+            if self.s.constant_cost:
+                if await self._write_journal(at_least=JOURNAL_BATCH):
+                    continue  # time passed and events may have come: look again
+                self._applied = 0  # the wait below ends this workflow task
             try:
                 await workflow.wait_condition(
                     lambda: bool(self._inbox) or self._rescore or self._needs_roll_over()
@@ -100,4 +126,5 @@ class LeadListening(LeadEffects):
     def _needs_roll_over(self) -> bool:
         info = workflow.info()
         return info.is_continue_as_new_suggested() or \
-            info.get_current_history_length() > self._history_limit
+            info.get_current_history_length() > self._history_limit or \
+            (self.s.constant_cost and self._signals > SIGNALS_PER_RUN)

@@ -16,6 +16,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from engine.dsl import library
     from engine.dsl.sales import NextStep
     from engine.dsl.spec import (
         Action,
@@ -48,6 +49,11 @@ from engine.runtime.lead_listening import ROLL_OVER, TIMEOUT, LeadListening
 RECORD_EACH_STEP = "record-each-step"
 """Patch: the lead's step is recorded in the store on every step change, not only on moves
 between tracks (runs started before it replay without those activities)."""
+CONSTANT_COST = "constant-cost-events"
+"""Patch: an event costs the same however many came before it (running score sums, a
+time-bounded dedupe set, a bounded set of kept events), a workflow task applies at most
+`lead_listening.BATCH` events, a run rolls over after `SIGNALS_PER_RUN` signals, and the journal is
+written to the store with only a short tail carried (`LeadState.constant_cost`)."""
 
 
 class _ContinueAsNew(Exception):
@@ -61,8 +67,10 @@ class LeadWorkflow(LeadListening):
     @workflow.init
     def __init__(self, input: LeadWorkflowInput) -> None:
         self._fresh = input.state is None
-        self.s = LeadState(lead=input.lead, playbook=input.playbook,
+        playbook = input.spec()  # a version this worker does not know fails the task
+        self.s = LeadState(lead=input.lead, playbook=playbook,
                            enrolled_at=workflow.now()) if input.state is None else input.state
+        self.s.playbook = playbook
         self._history_limit = input.history_limit
         self._inbox: list[Event] = list(self.s.inbox)
         self.s.inbox = []
@@ -74,12 +82,15 @@ class LeadWorkflow(LeadListening):
         self._decision: tuple[Feedback, NextStep | None, FeedbackResult] | None = None
         self._notices: list[asyncio.Task[Any]] = []
         self._moved = False
+        self._applied = 0
+        self._signals = 0
 
     # --- what the outside world says and asks --------------------------------------------
 
     @workflow.signal
     def events(self, signal: EventsSignal) -> None:
         """Behavioral events arrive here; they are applied by the main loop, in order."""
+        self._signals += 1
         profile = signal.profile
         if profile is not None and profile.id == self.s.lead.id and profile != self.s.lead:
             changed = sorted(k for k, v in profile.model_dump().items()
@@ -124,6 +135,7 @@ class LeadWorkflow(LeadListening):
         """Move the lead onto another playbook version at this safe point (`nurture tracks
         migrate`); a lead with sales, suppressed or exited is refused, and nothing changes."""
         move = self._check_move(request)
+        library.remember(request.playbook)  # the next run names it by version
         result = migration.apply(self.s, request, move, workflow.now())
         if result.status == "moved":
             self._moved = True  # the step being waited on ends; the new one starts
@@ -139,6 +151,7 @@ class LeadWorkflow(LeadListening):
     @workflow.run
     async def run(self, input: LeadWorkflowInput) -> None:
         """Live until the history needs a fresh run; a lead's workflow never 'finishes'."""
+        self.s.constant_cost = workflow.patched(CONSTANT_COST)
         if self._fresh:
             await self._enroll()
         try:
@@ -163,11 +176,19 @@ class LeadWorkflow(LeadListening):
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._notices:
             await asyncio.gather(*self._notices)
+        if self.s.constant_cost:
+            await self._hand_over()
         self.s.inbox = self._inbox
         self.s.runs += 1
+        self.s.by_reference = True
         workflow.continue_as_new(LeadWorkflowInput(
-            lead=self.s.lead, playbook=self.s.playbook, state=self.s,
+            lead=self.s.lead, playbook_version=self.s.playbook.version, state=self.s,
             history_limit=self._history_limit))
+
+    async def _hand_over(self) -> None:
+        """Before a roll-over: write the journal, so the carried state stays small (a
+        roll-over comes only once the inbox was drained; what arrived since is carried)."""
+        await self._write_journal()
 
     async def _enroll(self) -> None:
         now = workflow.now()

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from engine.dsl import library
 from engine.dsl.spec import PlaybookSpec
 from engine.events import Event
 from engine.feedback import FeedbackResult
@@ -24,12 +25,27 @@ def workflow_id_for(lead_id: str) -> str:
 
 
 class LeadWorkflowInput(BaseModel):
-    """Start a lead's workflow fresh (`state` None) or continue it (`state` carried)."""
+    """Start a lead's workflow fresh (`state` None) or continue it (`state` carried).
+
+    The playbook goes by reference: `playbook_version` names a version the worker knows
+    (`engine.dsl.library`). Runs started before that carry the whole spec in `playbook`.
+    """
 
     lead: LeadProfile
-    playbook: PlaybookSpec
+    playbook: PlaybookSpec | None = None
     state: LeadState | None = None
     history_limit: int = 10_000
+    playbook_version: str | None = None
+
+    def spec(self) -> PlaybookSpec:
+        """The playbook the run follows: the one carried, else the version named."""
+        if self.playbook is not None:
+            return self.playbook
+        if self.state is not None and self.state.playbook is not None:
+            return self.state.playbook
+        if self.playbook_version is None:
+            raise ValueError("a lead workflow input names no playbook")
+        return library.recall(self.playbook_version)
 
 
 class EventsSignal(BaseModel):

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from engine.dsl.sales import SalesPolicy
 from engine.handoff import HandoffPackage
-from engine.journey.state import TaskOwner
+from engine.journey.state import JournalEntry, TaskOwner
 from engine.leads import LeadProfile
 from engine.routing import RoutingRules
 
@@ -169,6 +169,15 @@ class PositionInput(BaseModel):
     now: datetime
     step: str | None = None
     playbook_version: str | None = None
+    journal: JournalInput | None = None
+
+
+class JournalInput(BaseModel):
+    """Timeline lines for the store (`record_journal`, or riding on `record_position`)."""
+
+    lead_id: str
+    enrolled_at: datetime
+    lines: list[JournalEntry]
 
 
 class Done(BaseModel):

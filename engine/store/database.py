@@ -15,6 +15,7 @@ from engine.events import Event
 from engine.leads import LeadProfile
 from engine.store.access import RecordNotFoundError
 from engine.store.inbound import InboundLedger
+from engine.store.journal import JournalLedger
 from engine.store.playbooks import PlaybookLedger
 from engine.store.sales import SalesLedger
 from engine.store.sends import EmailSendLedger
@@ -24,7 +25,7 @@ from engine.store.timestamps import as_utc
 _PROFILE_FIELDS = frozenset(LeadProfile.model_fields)
 
 
-class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger):
+class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger, JournalLedger):
     """Leads, inbound events, email sends, sales tasks and suppressions in one database.
 
     `Store("sqlite:///nurture.db")` for one machine, `Store("postgresql+psycopg://…")` to

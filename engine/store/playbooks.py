@@ -57,6 +57,11 @@ class PlaybookLedger(TableAccess):
             row = session.get(PlaybookRow, version)
             return None if row is None else PlaybookSpec.model_validate(row.spec)
 
+    def playbook_version_ids(self) -> list[str]:
+        """The versions kept (their hashes only)."""
+        with Session(self.engine) as session:
+            return list(session.exec(select(PlaybookRow.version)))
+
     def playbook_versions(self) -> list[PlaybookRow]:
         """Every kept version, oldest first."""
         with Session(self.engine) as session:

@@ -81,6 +81,20 @@ class PlaybookRow(SQLModel, table=True):
     stored_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class JournalRow(SQLModel, table=True):
+    """One line of a lead's timeline, written by its workflow's activities; `enrolled_at`
+    tells one enrolment of a lead id from a later one, `seq` orders the lines."""
+
+    __tablename__ = "lead_journal"
+
+    lead_id: str = Field(primary_key=True, max_length=200)
+    enrolled_at: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    seq: int = Field(primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
 class EventRow(SQLModel, table=True):
     """One behavioral event as received; the event id makes delivery idempotent."""
 

@@ -260,6 +260,22 @@ async def continued_as_new(play: Play) -> None:
     expect(state.runs >= 2, f"only {state.runs} runs")
 
 
+async def burst_in_one_signal(play: Play) -> None:
+    """650 events in one signal, then the same again: the lead applies them over several
+    workflow tasks, a batch at a time, and each event once."""
+    person = small(key="burst")
+    await play.start(person)
+    await play.sleep(hours=3)
+    now = await play.now()
+    burst = [Event(id=f"burst-{i}", type=("page_viewed", "blog_viewed", "email_opened")[i % 3],
+                   at=now + timedelta(seconds=i)) for i in range(650)]
+    await send_events(play.client, person.id, burst)
+    await send_events(play.client, person.id, burst[:50])
+    await play.sleep(hours=1)
+    state = await lead_state(play.client, person.id)
+    expect(state.event_count == 650, f"{state.event_count} events applied, not 650")
+
+
 # --- sales plays -----------------------------------------------------------------------------
 
 async def escalate(play: Play, person: LeadProfile, when: datetime | None = None) -> Any:
@@ -389,9 +405,10 @@ PLAYS: dict[str, Callable[[Play], Awaitable[None]]] = {
         reactivation_never_engaged, triggers_and_committee, unsubscribe, continued_as_new,
         sales_breach_reroute_accept, sales_timing_reject_rest_reactivate,
         sales_competitor_reject, sales_no_response_recycle, sales_retier_on_hand_raise,
-        sales_webhook, migrated_mid_wait)}
+        sales_webhook, migrated_mid_wait, burst_in_one_signal)}
 # Plays of behaviour a release may not have, and the module that shows it has it.
-NEEDS = {"migrated_mid_wait": "engine.journey.migration"}
+NEEDS = {"migrated_mid_wait": "engine.journey.migration",
+         "burst_in_one_signal": "engine.journey.dedupe"}
 
 
 # --- recording -------------------------------------------------------------------------------
@@ -468,6 +485,19 @@ async def record(name: str, out: Path) -> list[Path]:
     return written
 
 
+def _keep_playbooks(out: Path) -> None:
+    """Write the playbook versions the plays ran beside their histories: runs that name
+    their playbook by version replay only where those versions are known."""
+    if not _has("engine.dsl.library"):
+        return  # a release whose workflows carry the spec itself
+    from engine.dsl import library
+
+    path = out / "playbooks.json"
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    kept |= {spec.version: spec.model_dump(mode="json") for spec in library.specs()}
+    path.write_text(json.dumps(kept, indent=1, sort_keys=True) + "\n")
+
+
 def _has(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
@@ -487,6 +517,7 @@ async def main(out: Path, names: list[str]) -> None:
         for old in out.glob(f"{name}.*json"):
             old.unlink()
         paths = await record(name, out)
+        _keep_playbooks(out)
         print(f"{name}: {len(paths)} histor{'y' if len(paths) == 1 else 'ies'}", flush=True)
 
 
