@@ -30,13 +30,15 @@ class TableAccess:
     `create=True` makes the tables of a new, empty database straight from the models, at
     the newest revision (a simulation's or a test's scratch database); otherwise a schema
     that is not at the newest revision raises SchemaError naming `nurture db upgrade`.
+    `durable=False` is for a scratch SQLite file: commits do not wait for the disk.
     """
 
-    def __init__(self, url: str, *, upgrade: bool = False, create: bool = False) -> None:
+    def __init__(self, url: str, *, upgrade: bool = False, create: bool = False,
+                 durable: bool = True) -> None:
         if upgrade and create:
             raise ValueError("upgrade=True and create=True exclude each other")
         self.url = mask_password(url)
-        self.engine: Engine = connect(url)
+        self.engine: Engine = connect(url, durable=durable)
         try:
             if create:
                 # Alembic (imported by the schema module) is needed only to read or change

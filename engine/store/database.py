@@ -36,9 +36,16 @@ class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger, Journal
     """
 
     @classmethod
+    def scratch(cls, url: str) -> Store:
+        """A new database for one simulation or test: its tables made from the models, and
+        on a SQLite file, commits that do not wait for the disk (a crash may lose it, which
+        nobody keeps anyway)."""
+        return cls(url, create=True, durable=False)
+
+    @classmethod
     def temporary(cls) -> Store:
-        """A private in-memory SQLite store, gone when disposed (for tests and simulations)."""
-        return cls("sqlite://", create=True)
+        """A private in-memory SQLite store, gone when disposed (for tests)."""
+        return cls.scratch("sqlite://")
 
     def __enter__(self) -> Store:
         return self

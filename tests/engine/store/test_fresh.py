@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,3 +82,14 @@ def test_creating_a_database_never_loads_alembic() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_scratch_file_is_created_and_its_commits_do_not_wait_for_the_disk(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'scratch.db'}"
+    with Store.scratch(url) as scratch, scratch.engine.connect() as connection:
+        assert schema_status(scratch.engine).is_current
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 0  # OFF
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    with Store(url) as kept, kept.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() != 0
