@@ -77,9 +77,12 @@ WORKFLOWS: list[type] = [LeadWorkflow, *NOTICE_WORKFLOWS]
 """Every workflow a worker runs (and the replay corpus replays)."""
 
 
-def build_worker(client: Client, activities: WorkerActivities, task_queue: str) -> Worker:
+def build_worker(client: Client, activities: WorkerActivities, task_queue: str, *,
+                 build_id: str | None = None) -> Worker:
     """A worker for lead workflows, sales webhooks and their activities; it knows every
-    playbook version its database keeps (`worker.playbooks`)."""
+    playbook version its database keeps (`worker.playbooks`). Without `build_id`, Temporal
+    hashes the code of every loaded module (a short-lived process names one instead)."""
     learn_stored(activities.nurture.store)
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS,
-                  activities=activities.all(), workflow_runner=lead_workflow_runner())
+                  activities=activities.all(), workflow_runner=lead_workflow_runner(),
+                  build_id=build_id)
