@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Engine, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -17,6 +17,9 @@ from sqlmodel import Session, SQLModel
 
 from engine.errors import ConfigError, NurtureError
 from engine.store.connect import connect, mask_password
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 
 class RecordNotFoundError(NurtureError, LookupError):
@@ -67,6 +70,18 @@ class TableAccess:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+    def _insert_on_conflict(self, table: Any) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT into `table` that can say what to do on a conflict
+        (`on_conflict_do_nothing`, `on_conflict_do_update`), in this database's dialect; only
+        that dialect is imported."""
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+            return postgresql_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
 
     def _insert_once(self, row: SQLModel) -> bool:
         """Insert the row; False if its primary key is already taken."""
