@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
+from temporalio.service import RPCError
 
 from engine.dsl import library
 from engine.dsl.spec import PlaybookSpec
@@ -134,10 +135,29 @@ async def start_with_events(client: Client, lead: LeadProfile, playbook: Playboo
         start_signal=EVENTS_SIGNAL, start_signal_args=[signal])
 
 
+SIGNAL_CAP_WAIT = 60.0
+"""How long a signal waits, at most, for a run at Temporal's signal cap to roll over."""
+
+
 async def signal_events(client: Client, lead_id: str, signal: EventsSignal) -> None:
-    """Deliver an events signal (with a changed profile, say) to a running lead."""
+    """Deliver an events signal (with a changed profile, say) to a running lead.
+
+    A run that took as many signals as Temporal allows one run (10,000) refuses more until
+    it rolls over into a fresh run, which it does once signals pause for a second: the
+    signal is sent again, backing off, for up to SIGNAL_CAP_WAIT seconds (the events' ids
+    make a repeat harmless)."""
     handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id_for(lead_id))
-    await handle.signal(LeadWorkflow.events, signal)
+    pause, waited = 0.25, 0.0
+    while True:
+        try:
+            await handle.signal(LeadWorkflow.events, signal)
+            return
+        except RPCError as err:
+            if "limit for signal" not in str(err) or waited >= SIGNAL_CAP_WAIT:
+                raise
+        await asyncio.sleep(pause)
+        waited += pause
+        pause = min(pause * 2, 4.0)
 
 
 async def migrate_lead(client: Client, lead_id: str, request: MigrateRequest) -> MigrateResult:

@@ -48,7 +48,10 @@ def recall(version: str) -> PlaybookSpec:
     """The spec of a version: known, or found by the loader."""
     spec = _KNOWN.get(version)
     if spec is None and _loader:
-        found = _loader[0](version)
+        try:
+            found = _loader[0](version)
+        except Exception as err:  # the database is away: the task fails and is retried
+            raise UnknownPlaybookVersion(version) from err
         if found is not None and found.version == version:
             spec = _KNOWN.setdefault(version, found)
     if spec is None:

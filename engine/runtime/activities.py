@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from temporalio import activity
 
+from engine.dsl import library
 from engine.errors import DeliveryError, NurtureError, PermanentDeliveryError, TemplateError
 from engine.leads import PERSONAL_DOMAINS
 from engine.mail import (
@@ -27,6 +28,7 @@ from engine.mail import (
 from engine.runtime.models import (
     Done,
     JournalInput,
+    KeepPlaybookInput,
     PositionInput,
     RegisterLeadInput,
     RegisterLeadResult,
@@ -149,6 +151,13 @@ class NurtureActivities:
             await self.record_journal(input.journal)
         return Done()
 
+    @activity.defn(name="keep_playbook")
+    async def keep_playbook(self, input: KeepPlaybookInput) -> Done:
+        """Store a playbook version (once) and know it in this process."""
+        stored = await self._db(lambda: self.store.save_playbook(input.playbook, now=input.now))
+        library.remember(input.playbook)
+        return Done(changed=stored)
+
     @activity.defn(name="record_journal")
     async def record_journal(self, input: JournalInput) -> Done:
         """Write timeline lines to the store (a line written before stays as it was)."""
@@ -160,4 +169,4 @@ class NurtureActivities:
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for a worker."""
         return [self.register_lead, self.send_email, self.suppress, self.record_position,
-                self.record_journal]
+                self.record_journal, self.keep_playbook]

@@ -9,6 +9,7 @@ means is decided by `engine.journey.reactions`.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -35,6 +36,12 @@ JOURNAL_BATCH = 50
 """With constant cost: unwritten timeline lines that make a lead write them before it
 waits (they also ride on every position the lead records, and go before a roll-over)."""
 YIELD = timedelta(milliseconds=1)
+CALM = timedelta(seconds=1)
+"""With constant cost: a run that should roll over waits for this long without a signal."""
+MUST_ROLL_OVER = 40_000
+"""...unless its history is this long (Temporal's hard limit is 51,200 events). A run's
+signals cannot outgrow the server's cap (10,000); once refused, producers retry and the
+pause lets the run roll over."""
 
 
 class LeadListening(LeadEffects):
@@ -51,6 +58,7 @@ class LeadListening(LeadEffects):
     _moved: bool
     _applied: int
     _signals: int
+    _signalled_at: datetime | None
 
     async def _drain(self) -> None:
         """Apply every pending event, then run the side actions they triggered; with
@@ -62,10 +70,8 @@ class LeadListening(LeadEffects):
             journal.note_scores(self.s, before, now)
             for action in reactions.ready(self.s):
                 self._want(action)
-        while self._inbox or self._side:
-            if self._inbox and self.s.constant_cost and self._applied >= BATCH:
-                await self._next_task()
-            while self._inbox and not (self.s.constant_cost and self._applied >= BATCH):
+        while (self._inbox and not self._batch_done()) or self._side:
+            while self._inbox and not self._batch_done():
                 self._applied += 1
                 event = self._inbox.pop(0)
                 reaction = reactions.react(self.s, event, workflow.now(), self._listening)
@@ -81,10 +87,31 @@ class LeadListening(LeadEffects):
                 elif isinstance(action, NotifySalesAction):
                     await self._alert(action)
 
+    async def _catch_up(self) -> None:
+        """Apply what came in before deciding anything: a backlog drains a batch per
+        workflow task, until an interrupt is wanted or the run should roll over."""
+        await self._drain()
+        while self.s.constant_cost and self._inbox and self._interrupt is None \
+                and not self._needs_roll_over():
+            await self._next_task()
+            await self._drain()
+
+    def _batch_done(self) -> bool:
+        """With constant cost: this workflow task has applied its BATCH of events."""
+        return self.s.constant_cost and self._applied >= BATCH
+
     async def _next_task(self) -> None:
         """End this workflow task and go on in the next (a timer that fires at once)."""
         await workflow.sleep(YIELD)
         self._applied = 0
+
+    def _calm(self) -> bool:
+        """No signal for CALM (or the history cannot wait): a roll-over now will not race
+        a signal landing while its workflow task completes (the server refuses to close a
+        run with signals it has not seen, and the refused task costs a replay)."""
+        if workflow.info().get_current_history_length() > MUST_ROLL_OVER:
+            return True
+        return self._signalled_at is None or workflow.now() - self._signalled_at >= CALM
 
     def _want(self, action: Action) -> None:
         self._interrupt = reactions.decisive(self._interrupt, action)
@@ -106,10 +133,16 @@ class LeadListening(LeadEffects):
                 return INTERRUPT
             if deadline is not None and now >= deadline:
                 return TIMEOUT
-            if self._needs_roll_over():
+            roll = self._needs_roll_over()
+            if roll and (not self.s.constant_cost or (not self._inbox and self._calm())):
                 return ROLL_OVER
+            if self.s.constant_cost and self._inbox:
+                await self._next_task()  # a backlog: the next batch in the next task
+                continue
             wakes = [t for t in (deadline, silence, *(p.not_before for p in self.s.outbox))
                      if t is not None]
+            if roll and self._signalled_at is not None:
+                wakes.append(self._signalled_at + CALM)  # a flood: roll over once it pauses
             wake = min(wakes) if wakes else None
             if self.s.constant_cost:
                 if await self._write_journal(at_least=JOURNAL_BATCH):
@@ -117,11 +150,16 @@ class LeadListening(LeadEffects):
                 self._applied = 0  # the wait below ends this workflow task
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._inbox) or self._rescore or self._needs_roll_over()
-                    or self._decision is not None or self._moved,
+                    functools.partial(self._woken, roll),
                     timeout=max(wake - now, timedelta(seconds=1)) if wake else None)
             except TimeoutError:
                 pass
+
+    def _woken(self, rolling: bool) -> bool:
+        """What ends a wait: events, a rescore, sales' answer, a move, or (unless the run
+        already waits to roll over) a roll-over becoming due."""
+        return bool(self._inbox) or self._rescore or self._decision is not None \
+            or self._moved or (not rolling and self._needs_roll_over())
 
     def _needs_roll_over(self) -> bool:
         info = workflow.info()

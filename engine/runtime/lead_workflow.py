@@ -11,6 +11,7 @@ over into a fresh run to keep each history small. The decisions are pure functio
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -41,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         LeadSnapshot,
         LeadWorkflowInput,
     )
-    from engine.runtime.models import RegisterLeadInput, RegisterLeadResult
+    from engine.runtime.models import KeepPlaybookInput, RegisterLeadInput, RegisterLeadResult
 
 from engine.runtime.lead_effects import call
 from engine.runtime.lead_listening import ROLL_OVER, TIMEOUT, LeadListening
@@ -67,10 +68,15 @@ class LeadWorkflow(LeadListening):
     @workflow.init
     def __init__(self, input: LeadWorkflowInput) -> None:
         self._fresh = input.state is None
-        playbook = input.spec()  # a version this worker does not know fails the task
-        self.s = LeadState(lead=input.lead, playbook=playbook,
-                           enrolled_at=workflow.now()) if input.state is None else input.state
-        self.s.playbook = playbook
+        self._spec_given = input.playbook is not None or (
+            input.state is not None and input.state.playbook is not None)
+        self._unknown: library.UnknownPlaybookVersion | None = None
+        self.s = LeadState(lead=input.lead, enrolled_at=workflow.now()) \
+            if input.state is None else input.state
+        try:
+            self.s.playbook = input.spec()
+        except library.UnknownPlaybookVersion as err:  # fails the task in `run`, by name
+            self._unknown = err
         self._history_limit = input.history_limit
         self._inbox: list[Event] = list(self.s.inbox)
         self.s.inbox = []
@@ -84,6 +90,7 @@ class LeadWorkflow(LeadListening):
         self._moved = False
         self._applied = 0
         self._signals = 0
+        self._signalled_at: datetime | None = None
 
     # --- what the outside world says and asks --------------------------------------------
 
@@ -91,6 +98,7 @@ class LeadWorkflow(LeadListening):
     def events(self, signal: EventsSignal) -> None:
         """Behavioral events arrive here; they are applied by the main loop, in order."""
         self._signals += 1
+        self._signalled_at = workflow.now()
         profile = signal.profile
         if profile is not None and profile.id == self.s.lead.id and profile != self.s.lead:
             changed = sorted(k for k, v in profile.model_dump().items()
@@ -151,13 +159,15 @@ class LeadWorkflow(LeadListening):
     @workflow.run
     async def run(self, input: LeadWorkflowInput) -> None:
         """Live until the history needs a fresh run; a lead's workflow never 'finishes'."""
+        if self._unknown is not None:
+            raise self._unknown  # the workflow task fails and is retried; nothing runs
         self.s.constant_cost = workflow.patched(CONSTANT_COST)
         if self._fresh:
             await self._enroll()
         try:
             while True:
                 self._moved = False
-                await self._drain()
+                await self._catch_up()
                 if self._interrupt is not None:
                     action, self._interrupt = self._interrupt, None
                     await self._perform(action)
@@ -176,10 +186,13 @@ class LeadWorkflow(LeadListening):
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._notices:
             await asyncio.gather(*self._notices)
-        if self.s.constant_cost:
-            await self._hand_over()
         self.s.inbox = self._inbox
         self.s.runs += 1
+        if not self.s.constant_cost:  # a run from before: the spec travels as it did
+            workflow.continue_as_new(LeadWorkflowInput(
+                lead=self.s.lead, playbook=self.s.playbook, state=self.s,
+                history_limit=self._history_limit))
+        await self._hand_over()
         self.s.by_reference = True
         workflow.continue_as_new(LeadWorkflowInput(
             lead=self.s.lead, playbook_version=self.s.playbook.version, state=self.s,
@@ -187,8 +200,14 @@ class LeadWorkflow(LeadListening):
 
     async def _hand_over(self) -> None:
         """Before a roll-over: write the journal, so the carried state stays small (a
-        roll-over comes only once the inbox was drained; what arrived since is carried)."""
+        roll-over comes only once the inbox was drained; what arrived since is carried),
+        and, for a lead whose run was given the spec itself (it started before playbooks
+        went by version), store that version so that every worker can run its next run."""
         await self._write_journal()
+        if self._spec_given:
+            await call("keep_playbook", KeepPlaybookInput(playbook=self.s.playbook,
+                                                          now=workflow.now()))
+            self._spec_given = False
 
     async def _enroll(self) -> None:
         now = workflow.now()

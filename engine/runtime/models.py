@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from engine.dsl.sales import SalesPolicy
+from engine.dsl.spec import PlaybookSpec
 from engine.handoff import HandoffPackage
 from engine.journey.state import JournalEntry, TaskOwner
 from engine.leads import LeadProfile
@@ -22,6 +23,14 @@ class RegisterLeadInput(BaseModel):
     """Save the profile; learn about colleagues and an existing suppression."""
 
     lead: LeadProfile
+    now: datetime
+
+
+class KeepPlaybookInput(BaseModel):
+    """Store a playbook version (a lead that carried its spec hands over to one that names
+    it)."""
+
+    playbook: PlaybookSpec
     now: datetime
 
 

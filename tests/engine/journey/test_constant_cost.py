@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from engine.dsl import library, seen
+from engine.dsl.spec import PlaybookSpec
 from engine.events import Event
 from engine.journey import dedupe, journal, reactions
 from engine.journey.state import LeadState, SeenIds
@@ -114,7 +115,25 @@ def test_a_carried_state_names_its_playbook_and_the_next_run_finds_it() -> None:
     assert again.spec() == PLAYBOOK
 
 
-def test_a_version_the_worker_does_not_know_is_refused_by_name() -> None:
+def test_a_version_the_worker_does_not_know_is_refused_by_name(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(library, "_loader", [])
     start = LeadWorkflowInput(lead=make_state().lead, playbook_version="0123456789ab")
     with pytest.raises(library.UnknownPlaybookVersion, match="0123456789ab"):
         start.spec()
+
+
+def test_a_version_stored_later_is_found_in_the_database_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    other = PLAYBOOK.model_copy(update={"name": "stored later"})
+    asked: list[str] = []
+
+    def stored(version: str) -> PlaybookSpec | None:
+        asked.append(version)
+        return other if version == other.version else None
+
+    monkeypatch.setattr(library, "_loader", [stored])
+    start = LeadWorkflowInput(lead=make_state().lead, playbook_version=other.version)
+    assert start.spec() == other
+    assert start.spec() == other
+    assert asked == [other.version]  # read once, then known
