@@ -114,6 +114,8 @@ def build_worker(client: Client, activities: WorkerActivities, task_queue: str, 
     database keeps (`worker.playbooks`). Without `build_id`, Temporal hashes the code of
     every loaded module (a short-lived process names one instead)."""
     learn_stored(activities.nurture.store)
+    settings = settings or Settings()
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS,
-                  activities=activities.all(), workflow_runner=lead_workflow_runner(),
-                  build_id=build_id, **worker_options(settings or Settings()))
+                  activities=activities.all(),
+                  workflow_runner=lead_workflow_runner(sandboxed=settings.worker_workflow_sandbox),
+                  build_id=build_id, **worker_options(settings))
