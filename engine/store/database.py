@@ -86,7 +86,7 @@ class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger, Journal
         fields = profile.model_dump()
         table = LeadRow.__table__  # type: ignore[attr-defined]
         statement = self._insert_on_conflict(table).values(**fields, created_at=now,
-                                                          updated_at=now)
+                                                           updated_at=now)
         return statement.on_conflict_do_update(index_elements=["id"], set_={
             name: statement.excluded[name] for name in (*fields, "updated_at")})
 
