@@ -2,6 +2,7 @@
 module, and where its time goes.
 
     .venv/bin/python bench/simulate.py [--repeat 5] [--examples webinar_attendee,...]
+                                       [--checkout DIR] [--no-compile]
 
 For every scenario in examples/ it runs, interleaved and `--repeat` times each:
 
@@ -9,10 +10,20 @@ For every scenario in examples/ it runs, interleaved and `--repeat` times each:
 - `python -c "import temporalio.testing"` with the same interpreter: the floor that any
   simulation on the time-skipping server pays. The ratio of the two is per repetition;
 - a probe process that does what the command does, timing its phases: importing
-  `worker.cli`, importing `worker.simulate`, reading the scenario and the playbook, and the
-  `simulate()` call; then, warm, the call again with the server's start and stop timed
-  apart from the run. `rest of process` is the command's wall time less the probe's
-  phases: interpreter start, the command line and exit.
+  `worker.cli`, importing `worker.simulate` (with the garbage collector paused, as the
+  command does), reading the scenario and the playbook, and the `simulate()` call; then,
+  warm, the call again with the server's start and stop timed apart from the run. `rest of
+  process` is the command's wall time less the probe's phases: interpreter start, the
+  command line and exit.
+
+Besides wall times it reports each process's CPU time (its own and its children's, the
+time-skipping server's included), which a machine loaded by other work disturbs less.
+
+The project's modules are compiled to bytecode first (`compileall`), as installing a wheel
+does for every package, and as Python does on a first run unless PYTHONDONTWRITEBYTECODE is
+set; `--no-compile` measures whatever is there. `--checkout DIR` measures the code in DIR
+(an older commit exported with `git archive`, say) with this interpreter and its packages:
+its modules come first on PYTHONPATH and its command runs as `python -m worker.cli`.
 
 Then, once per example, the probe runs under `-X importtime`, with and without importing
 `worker.cli`, to show which packages the import time goes to and which of them the
@@ -26,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import signal
 import statistics
 import subprocess
@@ -43,7 +55,7 @@ if TYPE_CHECKING:
     from worker.simulate import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
+PACKAGES = ("engine", "worker", "workflows")
 BARE_IMPORT = "import temporalio.testing"
 MARK = "@phase "  # written to stderr by the probe between phases
 TIMEOUT = 300.0  # seconds for one child process
@@ -74,12 +86,15 @@ class Clock:
 
 def probe(example: Path, with_cli: bool, split: bool) -> None:
     """Do what `nurture simulate` does, in the same order, and print each phase's time."""
+    import gc
+
     begun = time.time()
     clock = Clock()
     clock.next("import_cli")
     if with_cli:
         import worker.cli  # noqa: F401
     clock.next("import_simulate")
+    gc.disable()  # the command loads its code, scenario and playbook without collections
     from worker.simulate import load_scenario, simulate
     clock.next("setup")
     import asyncio
@@ -89,6 +104,8 @@ def probe(example: Path, with_cli: bool, split: bool) -> None:
     scenario = load_scenario(example)
     playbook = load_playbook(load_settings().playbook)
     settings = load_settings()
+    gc.freeze()
+    gc.enable()
     clock.next("simulate")
     result = asyncio.run(simulate(scenario, playbook, settings))
     clock.next(None)
@@ -96,6 +113,8 @@ def probe(example: Path, with_cli: bool, split: bool) -> None:
         clock.seconds |= asyncio.run(_split(scenario, playbook, settings))
     print(json.dumps({"seconds": clock.seconds, "timeline": len(result.timeline),
                       "begun": begun, "ended": time.time()}), flush=True)
+    sys.stderr.flush()
+    os._exit(0)  # as the command leaves: no interpreter teardown
 
 
 async def _split(scenario: Scenario, playbook: PlaybookSpec, settings: Settings
@@ -121,22 +140,42 @@ async def _split(scenario: Scenario, playbook: PlaybookSpec, settings: Settings
 
 @dataclass
 class Child:
-    """A finished child process: its wall time, output, and when it started and ended."""
+    """A finished child process: its wall and CPU time, output, and when it started and
+    ended."""
 
     wall: float
+    cpu: float  # user + system, its own and that of the children it waited for
     stdout: str
     stderr: str
     spawned: float  # time.time(), comparable with the child's own clock
     exited: float
 
 
+@dataclass
+class Tree:
+    """The code being measured: its folder and how its command line is started."""
+
+    root: Path = ROOT
+    nurture: list[str] = field(
+        default_factory=lambda: [str(Path(sys.executable).parent / "nurture")])
+
+    @property
+    def examples(self) -> Path:
+        return self.root / "examples"
+
+
+TREE = Tree()
+
+
 def run_child(command: list[str]) -> Child:
     """Run one child process in a session of its own, so that nothing it starts outlives it
-    unnoticed."""
+    unnoticed. Children run one at a time, so the CPU the bench's children used grows by
+    this one's."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        before = _children_cpu()
         spawned, start = time.time(), time.perf_counter()
-        process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=err, text=True, start_new_session=True)
+        process = subprocess.Popen(command, cwd=TREE.root, stdin=subprocess.DEVNULL,
+                                   stdout=out, stderr=err, text=True, start_new_session=True)
         try:
             process.wait(TIMEOUT)
             wall, exited = time.perf_counter() - start, time.time()
@@ -144,11 +183,16 @@ def run_child(command: list[str]) -> Child:
             _end_group(process)
         out.seek(0)
         err.seek(0)
-        child = Child(wall, out.read(), err.read(), spawned, exited)
+        child = Child(wall, _children_cpu() - before, out.read(), err.read(), spawned, exited)
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} exited with {process.returncode}:\n"
                          f"{child.stderr[-3000:]}")
     return child
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def _end_group(process: subprocess.Popen[str]) -> None:
@@ -182,11 +226,13 @@ class Samples:
     command: list[float] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)
     ratio: list[float] = field(default_factory=list)
+    command_cpu: list[float] = field(default_factory=list)
+    bare_cpu: list[float] = field(default_factory=list)
+    cpu_ratio: list[float] = field(default_factory=list)
     phases: dict[str, list[float]] = field(default_factory=dict)
 
 
 def measure(examples: list[Path], repeat: int) -> dict[str, Samples]:
-    nurture = str(Path(sys.executable).parent / "nurture")
     samples = {example.stem: Samples() for example in examples}
     kinds = ["command", "bare", "probe"]
     for rep in range(repeat):
@@ -194,12 +240,14 @@ def measure(examples: list[Path], repeat: int) -> dict[str, Samples]:
         for example in examples:
             got = samples[example.stem]
             walls: dict[str, float] = {}
+            cpus: dict[str, float] = {}
             seconds: dict[str, float] = {}
             for kind in kinds[rep % 3:] + kinds[:rep % 3]:  # each goes first in turn
-                if kind == "command":
-                    walls[kind] = run_child([nurture, "simulate", str(example)]).wall
-                elif kind == "bare":
-                    walls[kind] = run_child([sys.executable, "-c", BARE_IMPORT]).wall
+                if kind in ("command", "bare"):
+                    ran = run_child([*TREE.nurture, "simulate", str(example)]
+                                    if kind == "command" else
+                                    [sys.executable, "-c", BARE_IMPORT])
+                    walls[kind], cpus[kind] = ran.wall, ran.cpu
                 else:
                     child = run_child(probe_command(example))
                     told = json.loads(child.stdout.splitlines()[-1])
@@ -208,6 +256,9 @@ def measure(examples: list[Path], repeat: int) -> dict[str, Samples]:
             got.command.append(walls["command"])
             got.bare.append(walls["bare"])
             got.ratio.append(walls["command"] / walls["bare"])
+            got.command_cpu.append(cpus["command"])
+            got.bare_cpu.append(cpus["bare"])
+            got.cpu_ratio.append(cpus["command"] / cpus["bare"])
             seconds["rest"] = walls["command"] - sum(seconds[name] for name in PHASES)
             for name, value in seconds.items():
                 got.phases.setdefault(name, []).append(value)
@@ -314,6 +365,10 @@ def report_times(samples: dict[str, Samples]) -> None:
     for name, got in samples.items():
         print(f"{name:<{width}}{spread(got.command):>22}{spread(got.bare):>22}"
               f"{spread(got.ratio, digits=1):>22}")
+    print("\nCPU time (user + system, children included), seconds: median (min–max)")
+    for name, got in samples.items():
+        print(f"{name:<{width}}{spread(got.command_cpu):>22}{spread(got.bare_cpu):>22}"
+              f"{spread(got.cpu_ratio, digits=1):>22}")
     print("\nwhere a simulate process's time goes, ms: median (min–max); phases in a probe")
     names = {**PHASES, "rest": "rest of the command", **SPLIT, **AROUND}
     for name, got in samples.items():
@@ -368,6 +423,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="repetitions of each process")
     parser.add_argument("--examples", help="comma-separated names from examples/ "
                                            "(default: all)")
+    parser.add_argument("--checkout", type=Path, help="measure the code in this folder "
+                                                      "(default: this checkout)")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="do not compile the project's bytecode first")
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--no-cli", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-split", action="store_true", help=argparse.SUPPRESS)
@@ -375,7 +434,12 @@ def main() -> None:
     if args.probe:
         probe(args.probe, with_cli=not args.no_cli, split=not args.no_split)
         return
-    shipped = {path.stem: path for path in sorted(EXAMPLES.glob("*.json"))}
+    if args.checkout:
+        TREE.root = args.checkout.resolve()
+        TREE.nurture = [sys.executable, "-m", "worker.cli"]
+        # Children (this script's probe included) import the checkout's code first.
+        os.environ["PYTHONPATH"] = str(TREE.root)
+    shipped = {path.stem: path for path in sorted(TREE.examples.glob("*.json"))}
     wanted = [name.removesuffix(".json") for name in (args.examples or "").split(",") if name]
     unknown = set(wanted) - set(shipped)
     if unknown:
@@ -385,6 +449,12 @@ def main() -> None:
     print(f"cpu: {cpu_model()} ({os.cpu_count()} logical)")
     print(f"python {platform.python_version()} ({sys.executable}), "
           f"temporalio {version('temporalio')}")
+    print(f"code: {TREE.root}, command: {' '.join(Path(a).name for a in TREE.nurture)} "
+          "simulate")
+    if not args.no_compile:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", *PACKAGES], cwd=TREE.root,
+                       check=True, stdout=subprocess.DEVNULL)
+        print(f"bytecode compiled for {', '.join(PACKAGES)} (as installing them would)")
     machine("before")
     started = time.perf_counter()
     samples = measure(examples, args.repeat)

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
                                      "which makes a worker holding many leads collect all the "
                                      "time); 0 keeps Python's defaults.")
 
+    worker_workflow_sandbox: bool = Field(default=False, description="Run lead workflows in "
+                                          "Temporal's sandbox (2.7-3 times the CPU a "
+                                          "workflow task; the tests replay inside it).")
+
     relay_start_wait: float = Field(default=5.0, gt=0, description="Seconds new workflows' "
                                     "first tasks may wait on the task queue before the relay "
                                     "starts fewer.")

@@ -108,11 +108,14 @@ def tune_garbage_collector(settings: Settings) -> None:
 
 
 def build_worker(client: Client, activities: WorkerActivities, task_queue: str, *,
-                 settings: Settings | None = None) -> Worker:
+                 settings: Settings | None = None, build_id: str | None = None) -> Worker:
     """A worker for lead workflows, sales webhooks and their activities, tuned as the
     settings say (the defaults when none are given); it knows every playbook version its
-    database keeps (`worker.playbooks`)."""
+    database keeps (`worker.playbooks`). Without `build_id`, Temporal hashes the code of
+    every loaded module (a short-lived process names one instead)."""
     learn_stored(activities.nurture.store)
+    settings = settings or Settings()
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS,
-                  activities=activities.all(), workflow_runner=lead_workflow_runner(),
-                  **worker_options(settings or Settings()))
+                  activities=activities.all(),
+                  workflow_runner=lead_workflow_runner(sandboxed=settings.worker_workflow_sandbox),
+                  build_id=build_id, **worker_options(settings))

@@ -35,6 +35,10 @@ from worker.temporal_server import bundled_binary
 
 _DURATION = TypeAdapter(timedelta)
 
+BUILD_ID = "nurture-simulate"
+"""The simulation's worker names its build: Temporal's default hashes the code of every
+loaded module, a third of a second of a simulation's few."""
+
 
 class ScenarioEvent(BaseModel):
     """One scripted event, `at` a duration after enrollment."""
@@ -137,10 +141,10 @@ async def _run(scenario: Scenario, playbook: PlaybookSpec, settings: Settings,
     transport = MemoryTransport()
     queue = f"simulate-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as folder:
-        store = given or Store(f"sqlite:///{folder}/simulation.db", upgrade=True)
+        store = given or Store.scratch(f"sqlite:///{folder}/simulation.db")
         activities = build_activities(settings, store, transport)
         try:
-            async with build_worker(env.client, activities, queue):
+            async with build_worker(env.client, activities, queue, build_id=BUILD_ID):
                 start = await env.get_current_time()
                 lead = scenario.lead
                 ordered = sorted(enumerate(scenario.events), key=lambda p: p[1].at)

@@ -20,14 +20,14 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from engine.errors import NurtureError
 
-if TYPE_CHECKING:  # the desk pulls in Temporal; `nurture --help` should not wait for it
+# The desk pulls in Temporal and rich takes a while to load; `nurture --help` and the other
+# commands (`nurture simulate`) should not wait for them.
+if TYPE_CHECKING:
+    from rich.text import Text
+
     from engine.client import SalesDesk, Viewer
     from engine.store import Store
 
@@ -84,6 +84,8 @@ def _run(work: Callable[[SalesDesk, Viewer], Coroutine[Any, Any, T]]) -> T:
 
 def _text(value: Any) -> Text:
     """Lead-controlled text, shown as typed (never read as rich markup)."""
+    from rich.text import Text
+
     return Text("" if value is None else str(value))
 
 
@@ -98,6 +100,11 @@ def list_tasks(
     as_json: JsonOption = False,
 ) -> None:
     """Tasks soonest due first, with their SLA in words."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     from engine.client import task_sla
 
     page = _run(lambda desk, viewer: desk.list(viewer, status=status, owner=owner, tier=tier,
@@ -133,6 +140,11 @@ def list_tasks(
 @tasks_app.command("show")
 def show(task_id: IdArgument, as_json: JsonOption = False) -> None:
     """One task: the handoff package, its own timeline and the lead's timeline."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     from engine.api.sales import detail_json
 
     detail = _run(lambda desk, viewer: desk.detail(viewer, task_id))

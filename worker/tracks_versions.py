@@ -9,14 +9,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from engine.errors import NurtureError
 from engine.settings import load_playbook, load_settings
 
 # The CLI imports this module to register its commands; what the commands use (Temporal,
-# the store, the web stack behind open_store) is imported when one runs, so `nurture
+# the store, the web stack behind open_store, rich) is imported when one runs, so `nurture
 # simulate` and the rest do not pay for it.
 if TYPE_CHECKING:
     from engine.client.migration import Plan, Report
@@ -62,6 +60,9 @@ def versions(playbook: Annotated[str | None, typer.Option(
     for row in counts:
         where = f"{row.track}.{row.step}" if row.track and row.step else (row.track or "-")
         by_version[row.version].append((row.phase, where, row.leads))
+    from rich.console import Console
+    from rich.markup import escape
+
     stored = {r.version: r for r in store.playbook_versions()}
     console = Console(highlight=False, soft_wrap=True)
     for version in [*stored, *(v for v in by_version if v not in stored)]:
@@ -163,6 +164,9 @@ def _parse_map(pairs: list[str]) -> dict[str, str]:
 
 
 def _print_plan(plan: Plan, *, dry_run: bool) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
     console = Console(highlight=False, soft_wrap=True)
     head = "would move" if dry_run else "moving"
     console.print(f"{head} {len(plan.moving)} leads to version {plan.target.version} "

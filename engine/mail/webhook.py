@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-
-import httpx
+from typing import TYPE_CHECKING
 
 from engine.errors import DeliveryError, PermanentDeliveryError
+
+if TYPE_CHECKING:
+    import httpx
 
 SIGNATURE_HEADER = "X-Nurture-Signature"
 """The header holding `t=<unix seconds>,v1=<hex HMAC-SHA256>`."""
@@ -83,6 +85,8 @@ async def deliver_webhook(
     now: int,
 ) -> None:
     """POST the JSON `body` to `url`, signed at `now`; raise a `DeliveryError` unless 2xx."""
+    import httpx  # here, not above: a worker that never posts a webhook never loads it
+
     headers = {
         "Content-Type": "application/json",
         EVENT_HEADER: event,

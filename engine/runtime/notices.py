@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,7 +30,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 with workflow.unsafe.imports_passed_through():
     import email.policy
 
-    import httpx
     import jinja2
 
     from engine.errors import (
@@ -52,6 +51,9 @@ with workflow.unsafe.imports_passed_through():
         webhook_workflow_id,
     )
     from engine.store import Store
+
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T")
 
@@ -226,6 +228,8 @@ class NoticeActivities:
     async def post_webhook(self, input: WebhookInput) -> Done:
         """POST one signed webhook; `DeliveryError` retries, `PermanentDeliveryError` ends."""
         if self._http is None:
+            import httpx  # here, not above: a worker that never posts a webhook never loads it
+
             self._http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
         await deliver_webhook(self._http, input.url, body=input.body.encode("utf-8"),
                               secret=self.webhook_secret, event=input.event,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Engine, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -17,7 +17,9 @@ from sqlmodel import Session, SQLModel
 
 from engine.errors import ConfigError, NurtureError
 from engine.store.connect import connect, mask_password
-from engine.store.schema import require_current_schema, upgrade_schema
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 
 class RecordNotFoundError(NurtureError, LookupError):
@@ -28,17 +30,32 @@ class TableAccess:
     """An engine on a database whose schema is current, and the few ways the store writes rows.
 
     `upgrade=True` applies the revisions the database lacks first (under the schema lock);
-    otherwise a schema that is not at the newest revision raises SchemaError naming
-    `nurture db upgrade`.
+    `create=True` makes the tables of a new, empty database straight from the models, at
+    the newest revision (a simulation's or a test's scratch database); otherwise a schema
+    that is not at the newest revision raises SchemaError naming `nurture db upgrade`.
+    `durable=False` is for a scratch SQLite file: commits do not wait for the disk.
     """
 
-    def __init__(self, url: str, *, upgrade: bool = False) -> None:
+    def __init__(self, url: str, *, upgrade: bool = False, create: bool = False,
+                 durable: bool = True) -> None:
+        if upgrade and create:
+            raise ValueError("upgrade=True and create=True exclude each other")
         self.url = mask_password(url)
-        self.engine: Engine = connect(url)
+        self.engine: Engine = connect(url, durable=durable)
         try:
-            if upgrade:
+            if create:
+                # Alembic (imported by the schema module) is needed only to read or change
+                # an existing schema; a simulation never loads it.
+                from engine.store.fresh import create_current_schema
+
+                create_current_schema(self.engine)
+            elif upgrade:
+                from engine.store.schema import upgrade_schema
+
                 upgrade_schema(self.engine)
             else:
+                from engine.store.schema import require_current_schema
+
                 require_current_schema(self.engine)
         except OperationalError as exc:
             self.engine.dispose()
@@ -53,6 +70,18 @@ class TableAccess:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+    def _insert_on_conflict(self, table: Any) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT into `table` that can say what to do on a conflict
+        (`on_conflict_do_nothing`, `on_conflict_do_update`), in this database's dialect; only
+        that dialect is imported."""
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+            return postgresql_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
 
     def _insert_once(self, row: SQLModel) -> bool:
         """Insert the row; False if its primary key is already taken."""

@@ -54,8 +54,13 @@ def is_in_memory(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def connect(url: str) -> Engine:
-    """A SQLAlchemy engine for `url`; SQLite files use WAL so readers never block the writer."""
+def connect(url: str, *, durable: bool = True) -> Engine:
+    """A SQLAlchemy engine for `url`; SQLite files use WAL so readers never block the writer.
+
+    `durable=False` is for a scratch SQLite file nobody keeps (a simulation's): a commit
+    does not wait for the disk (`synchronous=OFF`), so a crash of the machine may lose it.
+    It changes nothing on PostgreSQL or in memory.
+    """
     parsed = parse_database_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True)
@@ -65,7 +70,7 @@ def connect(url: str) -> Engine:
         return create_engine(parsed, connect_args=connect_args, poolclass=StaticPool)
     # Writers queue behind each other's short transactions instead of failing at once.
     engine = create_engine(parsed, connect_args={**connect_args, "timeout": 30.0})
-    event.listen(engine, "connect", _use_write_ahead_log)
+    event.listen(engine, "connect", _use_write_ahead_log if durable else _use_scratch_file)
     return engine
 
 
@@ -91,6 +96,15 @@ def _use_write_ahead_log(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
+    finally:
+        cursor.close()
+
+
+def _use_scratch_file(dbapi_connection: Any, record: Any) -> None:
+    _use_write_ahead_log(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA synchronous=OFF")
     finally:
         cursor.close()
 

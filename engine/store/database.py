@@ -33,13 +33,21 @@ class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger, Journal
     `Store("sqlite:///nurture.db")` for one machine, `Store("postgresql+psycopg://…")` to
     scale out. The schema must be at the newest revision (`nurture db upgrade` brings it
     there) or `SchemaError` says so; `Store(url, upgrade=True)` upgrades it first, as
-    `nurture dev` does. A bad URL raises `ConfigError`.
+    `nurture dev` does; `Store(url, create=True)` makes a new, empty database's tables from
+    the models, as a simulation does. A bad URL raises `ConfigError`.
     """
 
     @classmethod
+    def scratch(cls, url: str) -> Store:
+        """A new database for one simulation or test: its tables made from the models, and
+        on a SQLite file, commits that do not wait for the disk (a crash may lose it, which
+        nobody keeps anyway)."""
+        return cls(url, create=True, durable=False)
+
+    @classmethod
     def temporary(cls) -> Store:
-        """A private in-memory SQLite store, gone when disposed (for tests and simulations)."""
-        return cls("sqlite://", upgrade=True)
+        """A private in-memory SQLite store, gone when disposed (for tests)."""
+        return cls.scratch("sqlite://")
 
     def __enter__(self) -> Store:
         return self

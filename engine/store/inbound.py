@@ -17,7 +17,6 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
 from sqlalchemy import func, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from engine.leads import LeadProfile
@@ -70,11 +69,11 @@ class InboundLedger(TableAccess):
         if not rows:
             return 0
         table = InboundRow.__table__  # type: ignore[attr-defined]
-        maker = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         # One statement, executed for many rows: compiled once and cached, unlike a
         # multi-VALUES insert, whose compiling cost more than the write itself. A row only
         # comes back when it was new.
-        statement = (maker(table).on_conflict_do_nothing(index_elements=["message_id"])
+        statement = (self._insert_on_conflict(table)
+                     .on_conflict_do_nothing(index_elements=["message_id"])
                      .returning(table.c.seq))
         with self.engine.begin() as connection:
             added = len(connection.execute(statement, rows).all())
@@ -128,9 +127,7 @@ class InboundLedger(TableAccess):
                      "updated_at": now} for d in deliveries if d.traits is not None]
         with self._session() as session:
             if contacts:
-                maker = (postgresql.insert if self.engine.dialect.name == "postgresql"
-                         else sqlite.insert)
-                statement = maker(ContactRow).values(contacts)
+                statement = self._insert_on_conflict(ContactRow).values(contacts)
                 statement = statement.on_conflict_do_update(index_elements=["id"], set_={
                     "traits": statement.excluded.traits,
                     "enrolled": statement.excluded.enrolled,

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from engine.store.access import TableAccess
@@ -31,8 +30,7 @@ class JournalLedger(TableAccess):
         if not rows:
             return 0
         table = JournalRow.__table__  # type: ignore[attr-defined]
-        maker = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        statement = (maker(table).on_conflict_do_nothing(
+        statement = (self._insert_on_conflict(table).on_conflict_do_nothing(
             index_elements=["lead_id", "enrolled_at", "seq"]).returning(table.c.seq))
         with self.engine.begin() as connection:
             return len(connection.execute(statement, rows).all())

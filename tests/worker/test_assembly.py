@@ -81,3 +81,17 @@ def test_a_threshold_of_zero_keeps_pythons_garbage_collection(collector: None) -
     before = gc.get_threshold()
     tune_garbage_collector(Settings(worker_gc_threshold=0))
     assert gc.get_threshold() == before
+
+
+async def test_lead_workflows_run_outside_the_sandbox_unless_the_settings_ask(
+        env: WorkflowEnvironment) -> None:
+    store = Store.temporary()
+    activities = build_activities(Settings(), store, MemoryTransport())
+    plain = build_worker(env.client, activities, "q-plain")
+    boxed = build_worker(env.client, activities, "q-boxed",
+                         settings=Settings(worker_workflow_sandbox=True))
+    assert type(plain._workflow_worker._workflow_runner).__name__ == \
+        "UnsandboxedWorkflowRunner"  # type: ignore[union-attr]
+    assert type(boxed._workflow_worker._workflow_runner).__name__ == \
+        "SandboxedWorkflowRunner"  # type: ignore[union-attr]
+    store.dispose()

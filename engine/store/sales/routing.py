@@ -4,7 +4,6 @@ the round-robin turn."""
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from engine.store.access import TableAccess
@@ -29,9 +28,8 @@ class RoutingState(TableAccess):
     def next_turn(self, name: str = "round_robin") -> int:
         """Take the next number of the named counter: 0 first, then 1, 2, … across every
         process sharing the database."""
-        maker = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        create = maker(CounterRow).values(name=name, value=0).on_conflict_do_nothing(
-            index_elements=["name"])
+        create = (self._insert_on_conflict(CounterRow).values(name=name, value=0)
+                  .on_conflict_do_nothing(index_elements=["name"]))
         take = (update(CounterRow).where(col(CounterRow.name) == name)
                 .values(value=col(CounterRow.value) + 1)
                 .returning(col(CounterRow.value) - 1))
