@@ -10,7 +10,6 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from engine.events import Event
@@ -86,8 +85,8 @@ class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger, Journal
         now = as_utc(now, name="now")
         fields = profile.model_dump()
         table = LeadRow.__table__  # type: ignore[attr-defined]
-        maker = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        statement = maker(table).values(**fields, created_at=now, updated_at=now)
+        statement = self._insert_on_conflict(table).values(**fields, created_at=now,
+                                                           updated_at=now)
         return statement.on_conflict_do_update(index_elements=["id"], set_={
             name: statement.excluded[name] for name in (*fields, "updated_at")})
 
