@@ -125,8 +125,14 @@ async def enroll_on_the_release(site: Site, client: Client, old_tree: Path) -> N
         async def escalated() -> str | None:
             listed = await http.get("/sales/tasks", headers=rep)
             assert listed.status_code == 200, listed.text
-            return next((t["id"] for t in listed.json()["tasks"]
+            task = next((t["id"] for t in listed.json()["tasks"]
                          if t["lead_id"] == "up-resting"), None)
+            # An activity writes the row; the workflow takes answers on the task once it
+            # has that activity's result (on a loaded machine, a moment later).
+            state = await lead_state(client, "up-resting")
+            waiting = state is not None and (state.get("escalation") or {}).get(
+                "task_id") == task
+            return task if waiting else None
 
         task = await eventually(escalated, "the resting lead's sales task", SETTLE_SECONDS)
         recycled = await http.post(f"/sales/tasks/{task}/recycle", headers=rep, json={
