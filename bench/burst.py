@@ -71,20 +71,18 @@ from ingest_load import (
     wall,
 )
 from ingest_stack import (
-    _CHILDREN,
     CpuMeter,
     Part,
-    Role,
     commit,
     free_port,
     run_guarded,
+    start_children,
     tear_down,
 )
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from engine.client import workflow_id_for
-from engine.store import Store
 from worker.temporal_server import TemporalDevServer, temporal_path
 
 INSPECT_LIMIT = 300.0  # seconds for reading back states and histories after a phase
@@ -197,16 +195,7 @@ async def run_bench(options: argparse.Namespace) -> None:
                                port=free_port(), ui_port=free_port())
     parts: list[Part] = []
     try:
-        client = await server.start()
-        _CHILDREN.add(server.pid or 0)
-        database = f"sqlite:///{folder / 'nurture.db'}"
-        Store(database, upgrade=True).dispose()  # schema first, as an operator would
-        api = Part(Role("api", database, server.address, free_port()), folder, in_process=False)
-        worker = Part(Role("worker", database, server.address), folder, in_process=False)
-        parts += [api, worker]
-        await asyncio.gather(api.start(), worker.start())
-        pids = {"api": api.pid, "worker": worker.pid, "temporal": server.pid or 0,
-                "bench": os.getpid()}
+        client, api, worker, pids = await start_children(server, folder, parts)
         async with api_client(api.role.port) as http:
             stack = Stack(client, http, worker, pids)
             await run_phase(stack, "(a) one lead", ["burst-one"], options.events, options, rng)

@@ -23,6 +23,7 @@ import uvicorn
 from pydantic import BaseModel
 from raw_noop import RawNoop
 from temporalio import workflow
+from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -331,3 +332,22 @@ async def tear_down(parts: list[Part], server: Any, folder: Path) -> None:
     await server.stop()
     _CHILDREN.discard(server.pid or 0)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+async def start_children(server: Any, folder: Path, parts: list[Part]
+                         ) -> tuple[Client, Part, Part, dict[str, int]]:
+    """Start the dev server, then the API (with its relay) and the worker as child processes
+    on a SQLite database in `folder`, schema first as an operator would; the parts go into
+    `parts` as they are made, so `tear_down` stops them whatever fails. The client, the two
+    parts and every process id by name."""
+    client = await server.start()
+    _CHILDREN.add(server.pid or 0)
+    database = f"sqlite:///{folder / 'nurture.db'}"
+    Store(database, upgrade=True).dispose()
+    api = Part(Role("api", database, server.address, free_port()), folder, in_process=False)
+    worker = Part(Role("worker", database, server.address), folder, in_process=False)
+    parts += [api, worker]
+    await asyncio.gather(api.start(), worker.start())
+    pids = {"api": api.pid, "worker": worker.pid, "temporal": server.pid or 0,
+            "bench": os.getpid()}
+    return client, api, worker, pids

@@ -62,16 +62,15 @@ from ingest_load import (
     wall,
 )
 from ingest_stack import (
-    _CHILDREN,
     LEAD_QUEUE,
     RAW_QUEUE,
     SIGNALLERS,
     CpuMeter,
     Part,
-    Role,
     commit,
     free_port,
     run_guarded,
+    start_children,
     tear_down,
 )
 from raw_noop import RawNoop
@@ -90,7 +89,6 @@ from scale_watch import (
 from temporalio.client import Client
 
 from engine.client import lead_state
-from engine.store import Store
 from worker.temporal_server import DYNAMIC_CONFIG, TemporalDevServer
 
 EVENT_MARKER = "ev-"
@@ -390,16 +388,7 @@ async def run_bench(options: argparse.Namespace, run: Run) -> None:
                                dynamic_config={**DYNAMIC_CONFIG, **extra})
     parts: list[Part] = []
     try:
-        client = await server.start()
-        _CHILDREN.add(server.pid or 0)
-        database = f"sqlite:///{folder / 'nurture.db'}"
-        Store(database, upgrade=True).dispose()  # schema first, as an operator would
-        api = Part(Role("api", database, server.address, free_port()), folder, in_process=False)
-        worker = Part(Role("worker", database, server.address), folder, in_process=False)
-        parts += [api, worker]
-        await asyncio.gather(api.start(), worker.start())
-        pids = {"api": api.pid, "worker": worker.pid, "temporal": server.pid or 0,
-                "bench": os.getpid()}
+        client, api, worker, pids = await start_children(server, folder, parts)
         async with api_client(api.role.port) as http:
             stack = Stack(client, http, pids, folder)
             leads: list[str] = []
