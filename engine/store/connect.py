@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,12 +94,24 @@ def _begin_exclusive(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN EXCLUSIVE")
 
 
+WAL_SWITCH_WAIT = 30.0
+"""Seconds a new connection retries switching a fresh file to WAL while another process
+holds it: SQLite answers that switch "database is locked" at once, without its busy wait."""
+
+
 def _use_write_ahead_log(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-    finally:
-        cursor.close()
+    deadline = time.monotonic() + WAL_SWITCH_WAIT
+    while True:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        finally:
+            cursor.close()
+        time.sleep(0.05)
 
 
 def _use_scratch_file(dbapi_connection: Any, record: Any) -> None:
