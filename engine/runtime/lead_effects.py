@@ -50,8 +50,15 @@ RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2
                     maximum_interval=timedelta(minutes=10))
 
 
-async def call(name: str, arg: Any, result_type: type[Any] = Done) -> Any:
-    """Run an activity by name, so workflow code never imports I/O code."""
+async def call(name: str, arg: Any, result_type: type[Any] = Done, *,
+               local: bool = False) -> Any:
+    """Run an activity by name, so workflow code never imports I/O code; `local`: as a
+    local activity, run by the worker inside the workflow task that calls it (its result
+    recorded as a marker), which saves the server an activity task and a workflow task."""
+    if local:
+        return await workflow.execute_local_activity(
+            name, arg, result_type=result_type, start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY)
     return await workflow.execute_activity(name, arg, result_type=result_type,
                                            start_to_close_timeout=ACTIVITY_TIMEOUT,
                                            retry_policy=RETRY)
@@ -66,6 +73,9 @@ class LeadEffects:
     _decision: tuple[Feedback, NextStep | None, FeedbackResult] | None
 
     _inbox: list[Event]
+    _local: bool
+    """The store's bookkeeping (`register_lead`, `record_position`, `record_journal`: quick,
+    idempotent writes to the app database) runs as local activities in this run."""
 
     def _want(self, action: Action) -> None:
         raise NotImplementedError  # the workflow decides which interrupt wins
@@ -84,7 +94,7 @@ class LeadEffects:
         await call("record_position", PositionInput(
             lead_id=self.s.lead.id, phase=self.s.phase, track=pos.track if pos else None,
             step=pos.step if pos else None, playbook_version=self.s.playbook.version,
-            now=workflow.now(), journal=lines))
+            now=workflow.now(), journal=lines), local=self._local)
         if lines is not None:
             journal.written(self.s, lines.lines)
 
@@ -102,7 +112,7 @@ class LeadEffects:
         lines = self._journal_lines()
         if lines is None or len(lines.lines) < at_least:
             return False
-        await call("record_journal", lines)
+        await call("record_journal", lines, local=self._local)
         journal.written(self.s, lines.lines)
         return True
 

@@ -55,6 +55,10 @@ CONSTANT_COST = "constant-cost-events"
 time-bounded dedupe set, a bounded set of kept events), a workflow task applies at most
 `lead_listening.BATCH` events, a run rolls over after `SIGNALS_PER_RUN` signals, and the journal is
 written to the store with only a short tail carried (`LeadState.constant_cost`)."""
+STORE_LOCALLY = "store-locally"
+"""Patch (with constant cost): the store's bookkeeping (`register_lead`, `record_position`,
+`record_journal`) runs as local activities, so enrolling a lead is one workflow task and no
+activity task on the server (`LeadEffects._local`)."""
 
 
 class _ContinueAsNew(Exception):
@@ -91,6 +95,7 @@ class LeadWorkflow(LeadListening):
         self._applied = 0
         self._signals = 0
         self._signalled_at: datetime | None = None
+        self._local = False
 
     # --- what the outside world says and asks --------------------------------------------
 
@@ -162,6 +167,7 @@ class LeadWorkflow(LeadListening):
         if self._unknown is not None:
             raise self._unknown  # the workflow task fails and is retried; nothing runs
         self.s.constant_cost = workflow.patched(CONSTANT_COST)
+        self._local = self.s.constant_cost and workflow.patched(STORE_LOCALLY)
         if self._fresh:
             await self._enroll()
         try:
@@ -214,7 +220,8 @@ class LeadWorkflow(LeadListening):
         self._note("enrolled", source=self.s.lead.source or "unknown",
                    playbook=self.s.playbook.version)
         registered: RegisterLeadResult = await call(
-            "register_lead", RegisterLeadInput(lead=self.s.lead, now=now), RegisterLeadResult)
+            "register_lead", RegisterLeadInput(lead=self.s.lead, now=now), RegisterLeadResult,
+            local=self._local)
         self.s.scores = reactions.rescore(self.s, now)
         journal.note_scores(self.s, None, now)
         if registered.suppressed_reason:

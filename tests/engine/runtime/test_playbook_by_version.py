@@ -42,7 +42,7 @@ async def test_a_lead_that_carried_its_spec_stores_it_before_naming_it(
     async with build_worker(env.client, activities, queue):
         handle = await env.client.start_workflow(
             LeadWorkflow.run, LeadWorkflowInput(lead=person(lead_id), playbook=spec,
-                                                history_limit=40),
+                                                history_limit=20),
             id=workflow_id_for(lead_id), task_queue=queue)
         start = await env.get_current_time()
         for day in range(1, 8):
