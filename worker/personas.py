@@ -246,7 +246,7 @@ class Journey:
 
     def traits(self) -> dict[str, Any]:
         """What the lead's `identify` says about them."""
-        traits = {"email": self.email, "firstName": self.first_name,
+        traits: dict[str, Any] = {"email": self.email, "firstName": self.first_name,
                   "lastName": self.last_name, "title": self.persona.title,
                   "country": self.country, "timezone": self.timezone,
                   "leadSource": self.persona.source}

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from engine.events import Event
@@ -73,7 +72,7 @@ class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger, Journal
         suppressed (None if it may be mailed): a new lead's enrolment in one round trip."""
         with self.engine.begin() as connection:
             connection.execute(self._upsert(profile, now))
-            domain = (colleagues_at or "").strip().lower()
+            domain = company_key(colleagues_at)
             colleagues = list(connection.execute(self._colleagues(profile.id, domain))
                               .scalars()) if domain else []
             reason = connection.execute(
@@ -84,6 +83,7 @@ class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger, Journal
     def _upsert(self, profile: LeadProfile, now: datetime) -> Any:
         now = as_utc(now, name="now")
         fields = profile.model_dump()
+        fields["company_key"] = company_key(profile.company_domain)
         table = LeadRow.__table__  # type: ignore[attr-defined]
         statement = self._insert_on_conflict(table).values(**fields, created_at=now,
                                                            updated_at=now)
@@ -121,8 +121,8 @@ class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger, Journal
 
     def colleagues(self, lead_id: str, company_domain: str) -> list[str]:
         """Ids of the other leads at the same company domain (any case), oldest first."""
-        domain = company_domain.strip().lower()
-        if not domain:
+        domain = company_key(company_domain)
+        if domain is None:
             return []
         with Session(self.engine) as session:
             return list(session.exec(self._colleagues(lead_id, domain)))
@@ -130,7 +130,7 @@ class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger, Journal
     @staticmethod
     def _colleagues(lead_id: str, domain: str) -> Any:
         return (select(LeadRow.id)
-                .where(func.lower(LeadRow.company_domain) == domain, col(LeadRow.id) != lead_id)
+                .where(col(LeadRow.company_key) == domain, col(LeadRow.id) != lead_id)
                 .order_by(col(LeadRow.created_at), col(LeadRow.id)))
 
     # events
@@ -182,3 +182,10 @@ class Store(EmailSendLedger, InboundLedger, SalesLedger, PlaybookLedger, Journal
 
 def _address_key(email: str) -> str:
     return email.strip().lower()
+
+
+def company_key(domain: str | None) -> str | None:
+    """How colleagues are matched: the company domain trimmed and lower-cased (None if
+    blank), kept in `leads.company_key`."""
+    key = (domain or "").strip().lower()
+    return key or None

@@ -54,6 +54,9 @@ class LeadRow(SQLModel, table=True):
     title: str | None = None
     company: str | None = None
     company_domain: str | None = Field(default=None, index=True)
+    company_key: str | None = Field(default=None, index=True, max_length=253)
+    """`company_domain` trimmed and lower-cased: how colleagues are found, once per
+    enrolment (`Store.colleagues`), by an index."""
     company_size: int | None = None
     industry: str | None = None
     country: str | None = None

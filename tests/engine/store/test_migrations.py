@@ -115,6 +115,31 @@ def test_a_release_database_with_rows_upgrades_with_nothing_lost(
             assert sorted(session.exec(select(InboundRow.seq))) == [1, 2, 3]
 
 
+def test_0004_keys_the_leads_stored_before_it_by_their_company_in_any_case(
+        blank_database: Callable[[], str]) -> None:
+    url = blank_database()
+    upgrade(url, to="0003")
+    engine = connect(url)
+    try:
+        with engine.begin() as connection:
+            for lead_id, domain in [("a", " Initech.COM "), ("b", "initech.com"),
+                                    ("c", "initrode.com"), ("d", "  "), ("e", None)]:
+                connection.execute(text(
+                    "INSERT INTO leads (id, email, company_domain, phase, created_at, "
+                    "updated_at) VALUES (:id, :email, :domain, 'qualification', :at, :at)"),
+                    {"id": lead_id, "email": f"{lead_id}@x.io", "domain": domain,
+                     "at": rows.NOW})
+    finally:
+        engine.dispose()
+    upgrade(url)
+
+    with Store(url) as store:
+        assert store.colleagues("b", "INITECH.com") == ["a"]
+        assert store.colleagues("x", "initech.com ") == ["a", "b"]
+        assert store.colleagues("x", "initrode.com") == ["c"]
+        assert [store.lead_row(i).company_key for i in "de"] == [None, None]  # type: ignore[union-attr]
+
+
 def test_the_baseline_is_exactly_release_0_1_0s_schema(
         blank_database: Callable[[], str]) -> None:
     made_by_release, made_by_baseline = blank_database(), blank_database()
