@@ -7,8 +7,14 @@ module, and where its time goes.
 For every scenario in examples/ it runs, interleaved and `--repeat` times each:
 
 - `nurture simulate <example>`, a fresh process each time, output discarded;
-- `python -c "import temporalio.testing"` with the same interpreter: the floor that any
-  simulation on the time-skipping server pays. The ratio of the two is per repetition;
+- `python -c "import temporalio.testing"` with the same interpreter: what any simulation
+  on the time-skipping server pays before it does anything. The ratio of the two is per
+  repetition;
+- the floor (`bench/simulate_floor.py`): a process that imports only Temporal and makes
+  the time-skipping server do what it did for the example (the same runs, timers,
+  activities, local activities and signals at the same simulated times, read once from a
+  simulation of it before the repetitions), with no-op activities and no engine code:
+  what any simulation of that lead on this server costs, however fast the engine were;
 - a probe process that does what the command does, timing its phases: importing
   `worker.cli`, importing `worker.simulate` (with the garbage collector paused, as the
   command does), reading the scenario and the playbook, and the `simulate()` call; then,
@@ -229,12 +235,30 @@ class Samples:
     command_cpu: list[float] = field(default_factory=list)
     bare_cpu: list[float] = field(default_factory=list)
     cpu_ratio: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+    floor_cpu: list[float] = field(default_factory=list)
+    shape: dict[str, int] = field(default_factory=dict)
     phases: dict[str, list[float]] = field(default_factory=dict)
 
 
-def measure(examples: list[Path], repeat: int) -> dict[str, Samples]:
-    samples = {example.stem: Samples() for example in examples}
-    kinds = ["command", "bare", "probe"]
+FLOOR = Path(__file__).resolve().parent / "simulate_floor.py"
+
+
+def shapes(examples: list[Path], folder: Path) -> dict[str, tuple[Path, dict[str, int]]]:
+    """Each example's shape for the floor (simulated once with this checkout's code)."""
+    found = {}
+    for example in examples:
+        out = folder / f"{example.stem}.shape.json"
+        child = run_child([sys.executable, str(FLOOR), "--shape", str(example), str(out)])
+        found[example.stem] = out, json.loads(child.stdout.splitlines()[-1])
+    return found
+
+
+def measure(examples: list[Path], repeat: int,
+            floors: dict[str, tuple[Path, dict[str, int]]], server: str
+            ) -> dict[str, Samples]:
+    samples = {example.stem: Samples(shape=floors[example.stem][1]) for example in examples}
+    kinds = ["command", "bare", "floor", "probe"]
     for rep in range(repeat):
         print(f"repetition {rep + 1}/{repeat}", flush=True)
         for example in examples:
@@ -242,11 +266,12 @@ def measure(examples: list[Path], repeat: int) -> dict[str, Samples]:
             walls: dict[str, float] = {}
             cpus: dict[str, float] = {}
             seconds: dict[str, float] = {}
-            for kind in kinds[rep % 3:] + kinds[:rep % 3]:  # each goes first in turn
-                if kind in ("command", "bare"):
-                    ran = run_child([*TREE.nurture, "simulate", str(example)]
-                                    if kind == "command" else
-                                    [sys.executable, "-c", BARE_IMPORT])
+            for kind in kinds[rep % 4:] + kinds[:rep % 4]:  # each goes first in turn
+                if kind in ("command", "bare", "floor"):
+                    ran = run_child(
+                        [*TREE.nurture, "simulate", str(example)] if kind == "command" else
+                        [sys.executable, "-c", BARE_IMPORT] if kind == "bare" else
+                        [sys.executable, str(FLOOR), str(floors[example.stem][0]), server])
                     walls[kind], cpus[kind] = ran.wall, ran.cpu
                 else:
                     child = run_child(probe_command(example))
@@ -259,6 +284,8 @@ def measure(examples: list[Path], repeat: int) -> dict[str, Samples]:
             got.command_cpu.append(cpus["command"])
             got.bare_cpu.append(cpus["bare"])
             got.cpu_ratio.append(cpus["command"] / cpus["bare"])
+            got.floor.append(walls["floor"])
+            got.floor_cpu.append(cpus["floor"])
             seconds["rest"] = walls["command"] - sum(seconds[name] for name in PHASES)
             for name, value in seconds.items():
                 got.phases.setdefault(name, []).append(value)
@@ -369,6 +396,22 @@ def report_times(samples: dict[str, Samples]) -> None:
     for name, got in samples.items():
         print(f"{name:<{width}}{spread(got.command_cpu):>22}{spread(got.bare_cpu):>22}"
               f"{spread(got.cpu_ratio, digits=1):>22}")
+    print("\nthe floor: the same Temporal work, no engine code (bench/simulate_floor.py)")
+    print(f"{'example':<{width}}{'floor wall s':>22}{'floor ÷ bare':>22}"
+          f"{'command ÷ floor':>22}")
+    for name, got in samples.items():
+        over_bare = [f / b for f, b in zip(got.floor, got.bare, strict=True)]
+        command_over = [c / f for c, f in zip(got.command, got.floor, strict=True)]
+        print(f"{name:<{width}}{spread(got.floor):>22}{spread(over_bare, digits=1):>22}"
+              f"{spread(command_over, digits=1):>22}")
+    print("CPU time, seconds")
+    for name, got in samples.items():
+        cpu_floor = [f / b for f, b in zip(got.floor_cpu, got.bare_cpu, strict=True)]
+        cpu_command = [c / f for c, f in zip(got.command_cpu, got.floor_cpu, strict=True)]
+        print(f"{name:<{width}}{spread(got.floor_cpu):>22}{spread(cpu_floor, digits=1):>22}"
+              f"{spread(cpu_command, digits=1):>22}")
+    for name, got in samples.items():
+        print(f"shape of {name}: " + ", ".join(f"{v} {k}" for k, v in got.shape.items()))
     print("\nwhere a simulate process's time goes, ms: median (min–max); phases in a probe")
     names = {**PHASES, "rest": "rest of the command", **SPLIT, **AROUND}
     for name, got in samples.items():
@@ -455,9 +498,14 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "compileall", "-q", *PACKAGES], cwd=TREE.root,
                        check=True, stdout=subprocess.DEVNULL)
         print(f"bytecode compiled for {', '.join(PACKAGES)} (as installing them would)")
+    sys.path.insert(0, str(ROOT))
+    from worker.simulate import test_server_path
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-simulate-"))
+    floors = shapes(examples, folder)
     machine("before")
     started = time.perf_counter()
-    samples = measure(examples, args.repeat)
+    samples = measure(examples, args.repeat, floors, test_server_path())
     report_times(samples)
     report_imports(examples)
     machine("after")

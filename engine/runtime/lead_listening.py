@@ -9,6 +9,7 @@ means is decided by `engine.journey.reactions`.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from datetime import datetime, timedelta
 
@@ -59,6 +60,9 @@ class LeadListening(LeadEffects):
     _applied: int
     _signals: int
     _signalled_at: datetime | None
+    _alarm: tuple[datetime, asyncio.Task[None]] | None
+    """With fewer commands: the timer a wait set, and the moment it was set for; kept
+    across the wakes of one `_sleep` while that moment is still the one to wake at."""
 
     async def _drain(self) -> None:
         """Apply every pending event, then run the side actions they triggered; with
@@ -118,6 +122,12 @@ class LeadListening(LeadEffects):
 
     async def _sleep(self, deadline: datetime | None) -> str:
         """Wait until `deadline`, an interrupt, a matched event or a needed roll-over."""
+        try:
+            return await self._wait_out(deadline)
+        finally:
+            self._disarm()
+
+    async def _wait_out(self, deadline: datetime | None) -> str:
         while True:
             await self._drain()
             await self._flush_outbox()
@@ -148,6 +158,10 @@ class LeadListening(LeadEffects):
                 if await self._write_journal(at_least=JOURNAL_BATCH):
                     continue  # time passed and events may have come: look again
                 self._applied = 0  # the wait below ends this workflow task
+            if self._local:
+                await workflow.wait_condition(
+                    functools.partial(self._rung, roll, self._arm(wake, now)))
+                continue
             try:
                 await workflow.wait_condition(
                     functools.partial(self._woken, roll),
@@ -155,11 +169,31 @@ class LeadListening(LeadEffects):
             except TimeoutError:
                 pass
 
+    def _arm(self, wake: datetime | None, now: datetime) -> asyncio.Task[None] | None:
+        """The timer for `wake`: the one already set for that moment, or a new one (the
+        old one cancelled); a second at least, as before."""
+        if self._alarm is not None and (self._alarm[0] != wake or self._alarm[1].done()):
+            self._disarm()
+        if wake is not None and self._alarm is None:
+            self._alarm = (wake, asyncio.ensure_future(
+                workflow.sleep(max(wake - now, timedelta(seconds=1)))))
+        return self._alarm[1] if self._alarm else None
+
+    def _disarm(self) -> None:
+        if self._alarm is not None:
+            if not self._alarm[1].done():
+                self._alarm[1].cancel()
+            self._alarm = None
+
     def _woken(self, rolling: bool) -> bool:
         """What ends a wait: events, a rescore, sales' answer, a move, or (unless the run
         already waits to roll over) a roll-over becoming due."""
         return bool(self._inbox) or self._rescore or self._decision is not None \
             or self._moved or (not rolling and self._needs_roll_over())
+
+    def _rung(self, rolling: bool, alarm: asyncio.Task[None] | None) -> bool:
+        """What ends a wait with a kept timer: what `_woken` says, or the timer."""
+        return self._woken(rolling) or (alarm is not None and alarm.done())
 
     def _needs_roll_over(self) -> bool:
         info = workflow.info()

@@ -55,10 +55,12 @@ CONSTANT_COST = "constant-cost-events"
 time-bounded dedupe set, a bounded set of kept events), a workflow task applies at most
 `lead_listening.BATCH` events, a run rolls over after `SIGNALS_PER_RUN` signals, and the journal is
 written to the store with only a short tail carried (`LeadState.constant_cost`)."""
-STORE_LOCALLY = "store-locally"
+FEWER_COMMANDS = "fewer-commands"
 """Patch (with constant cost): the store's bookkeeping (`register_lead`, `record_position`,
 `record_journal`) runs as local activities, so enrolling a lead is one workflow task and no
-activity task on the server (`LeadEffects._local`)."""
+activity task on the server (`LeadEffects._local`); and a wait keeps its timer while its
+deadline holds, so an event that changes no deadline costs no timer cancelled and started
+again (`LeadListening._alarm`)."""
 
 
 class _ContinueAsNew(Exception):
@@ -96,6 +98,7 @@ class LeadWorkflow(LeadListening):
         self._signals = 0
         self._signalled_at: datetime | None = None
         self._local = False
+        self._alarm: tuple[datetime, asyncio.Task[None]] | None = None
 
     # --- what the outside world says and asks --------------------------------------------
 
@@ -167,7 +170,7 @@ class LeadWorkflow(LeadListening):
         if self._unknown is not None:
             raise self._unknown  # the workflow task fails and is retried; nothing runs
         self.s.constant_cost = workflow.patched(CONSTANT_COST)
-        self._local = self.s.constant_cost and workflow.patched(STORE_LOCALLY)
+        self._local = self.s.constant_cost and workflow.patched(FEWER_COMMANDS)
         if self._fresh:
             await self._enroll()
         try:

@@ -247,7 +247,7 @@ async def unsubscribe(play: Play) -> None:
 async def continued_as_new(play: Play) -> None:
     """A busy lead with a small history budget: several runs carry the state over."""
     person = small(key="busy")
-    await play.start(person, history_limit=60)
+    await play.start(person, history_limit=40)
     kinds = ["blog_viewed", "email_opened", "page_viewed", "email_clicked"]
     for day in range(6):
         await play.sleep(days=2, minutes=7)
