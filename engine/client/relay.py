@@ -16,7 +16,8 @@ two and 959: `bench/ingest.py`). A pass of 5,000 rows holds a few megabytes.
 
 New leads' workflows are started at the pace the workers keep up with (`engine.client.
 pacing`): a lead over the pass's allowance keeps its rows pending for a later pass, while
-leads already running get their events at once.
+leads already running get their events at once, also when more new leads wait than a pass
+reads (a pass then adds the oldest pending rows of running leads to the oldest rows).
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ class Relay:
         if not await self._db(self.store.hold_lease, LEASE, self.holder,
                               ttl=timedelta(seconds=max(15.0, self.poll * 5)), now=now):
             return 0
-        rows = await self._db(self.store.pending_inbound, self.batch)
+        rows = await self._db(self.store.pending_inbound, self.batch, running_too=True)
         if not rows:
             return 0
         client = await self.client()

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
 from engine.leads import LeadProfile
@@ -79,12 +79,30 @@ class InboundLedger(TableAccess):
             added = len(connection.execute(statement, rows).all())
         return added
 
-    def pending_inbound(self, limit: int = 500) -> list[InboundRow]:
-        """The oldest messages not yet delivered nor held, in order."""
-        statement = (select(InboundRow).where(col(InboundRow.status) == InboundStatus.PENDING)
-                     .order_by(col(InboundRow.seq)).limit(limit))
+    def pending_inbound(self, limit: int = 500, *, running_too: bool = False
+                        ) -> list[InboundRow]:
+        """The oldest messages not yet delivered nor held, in order. `running_too`: when
+        more are pending than `limit`, also the oldest `limit` of those whose lead is
+        enrolled (by its id or an anonymous id linked to it), so that a backlog of new
+        leads (an import the relay starts at a pace) never holds up running leads' events.
+        Either way every lead's rows in the answer are its oldest pending ones."""
+        pending = col(InboundRow.status) == InboundStatus.PENDING
+        statement = select(InboundRow).where(pending).order_by(col(InboundRow.seq))
         with Session(self.engine) as session:
-            return list(session.exec(statement))
+            rows = list(session.exec(statement.limit(limit)))
+            if not running_too or len(rows) < limit:
+                return rows
+            enrolled = select(ContactRow.id).where(col(ContactRow.enrolled))
+            linked = select(IdentityRow.anonymous_id).join(
+                ContactRow, col(ContactRow.id) == col(IdentityRow.lead_id)).where(
+                col(ContactRow.enrolled))
+            running = statement.where(or_(
+                col(InboundRow.lead_id).in_(enrolled),
+                and_(col(InboundRow.lead_id).is_(None),
+                     col(InboundRow.anonymous_id).in_(linked))))
+            more = list(session.exec(running.limit(limit)))
+        merged = {row.seq: row for row in [*rows, *more]}
+        return [merged[seq] for seq in sorted(merged)]  # type: ignore[type-var]
 
     def held_inbound(self, *, lead_ids: Iterable[str] = (),
                      anonymous_ids: Iterable[str] = ()) -> list[InboundRow]:

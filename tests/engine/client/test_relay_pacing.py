@@ -87,11 +87,12 @@ def track(lead: str, n: int) -> Inbound:
         "id": f"{lead}-{n}", "type": "blog_viewed", "at": NOW.isoformat(), "properties": {}})
 
 
-def relay_for(store: Store, temporal: FakeTemporal, clock: Clock, *, rate: float) -> Relay:
+def relay_for(store: Store, temporal: FakeTemporal, clock: Clock, *, rate: float,
+              batch: int = 5000) -> Relay:
     async def connect() -> Client:
         return cast(Client, temporal)
 
-    return Relay(store, PLAYBOOK, connect, clock=clock,
+    return Relay(store, PLAYBOOK, connect, clock=clock, batch=batch,
                  pacer=StartPacer(rate=rate, max_rate=rate, now=clock.now))
 
 
@@ -131,6 +132,28 @@ async def test_running_leads_get_their_events_while_new_leads_wait(store: Store)
     assert temporal.signalled == ["lead:early"]
     assert [r.message_id for r in store.pending_inbound()] == [
         "identify-late-1", "identify-late-2"]
+
+
+async def test_running_leads_events_are_not_stuck_behind_more_new_leads_than_a_pass_reads(
+        store: Store) -> None:
+    temporal, clock = FakeTemporal(), Clock()
+    relay = relay_for(store, temporal, clock, rate=0.5, batch=4)  # one start, 4 rows a pass
+    store.accept_inbound([identify("early")], now=NOW)
+    await relay.deliver_once()  # "early" is running now
+    store.link_identity("browser-7", "early", now=NOW)
+    store.accept_inbound([identify(f"new-{n}") for n in range(10)], now=NOW)
+    store.accept_inbound([track("early", 1),
+                          Inbound(message_id="seen-7", kind=InboundKind.EVENT,
+                                  anonymous_id="browser-7", payload={
+                                      "id": "seen-7", "type": "page_viewed",
+                                      "at": NOW.isoformat(), "properties": {}}),
+                          track("early", 2)], now=NOW)
+
+    await relay.deliver_once()  # the allowance is spent, and the import fills the pass
+    assert temporal.started == ["lead:early"]
+    assert temporal.signalled == ["lead:early"]  # its three events, in one signal
+    assert [r.message_id for r in store.pending_inbound(100)] == [
+        f"identify-new-{n}" for n in range(10)]
 
 
 async def test_a_lead_without_an_email_is_held_without_spending_the_allowance(

@@ -88,6 +88,28 @@ def test_pending_messages_come_oldest_first_up_to_the_limit(store: Store, now: d
     assert store.inbound_backlog() == 3
 
 
+def test_past_the_limit_the_oldest_rows_of_enrolled_leads_come_too(
+        store: Store, now: datetime) -> None:
+    _save_contact(store, "running", {"email": "r@acme.io"}, enrolled=True, now=now)
+    _save_contact(store, "waiting", {"email": "w@acme.io"}, enrolled=False, now=now)
+    store.link_identity("browser-1", "running", now=now)
+    store.accept_inbound([_event(f"new-{n}", lead_id=f"new-{n}") for n in range(4)], now=now)
+    store.accept_inbound([_event("w-1", lead_id="waiting"), _event("r-1", lead_id="running"),
+                          _event("a-1", lead_id=None, anonymous_id="browser-1"),
+                          _event("a-2", lead_id=None, anonymous_id="browser-2"),
+                          _event("r-2", lead_id="running"), _event("r-3", lead_id="running")],
+                         now=now)
+
+    def ids(limit: int, running_too: bool) -> list[str]:
+        return [r.message_id for r in store.pending_inbound(limit, running_too=running_too)]
+
+    assert ids(3, False) == ids(3, True)[:3] == ["new-0", "new-1", "new-2"]
+    assert ids(3, True) == ["new-0", "new-1", "new-2", "r-1", "a-1", "r-2"]
+    assert ids(5, True) == ["new-0", "new-1", "new-2", "new-3", "w-1", "r-1", "a-1", "r-2",
+                            "r-3"]
+    assert ids(20, True) == ids(20, False)  # all of them fit: the oldest are everything
+
+
 # settling
 
 def test_delivered_messages_leave_the_backlog(store: Store, now: datetime) -> None:
