@@ -65,6 +65,7 @@ from ingest_stack import (
     run_guarded,
     tear_down,
 )
+from results_file import add_run
 from sqlalchemy import text
 from temporalio.client import Client
 
@@ -404,12 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.load_after = os.getloadavg()
     section = report(run, options, command)
     if options.record:
-        path = Path(__file__).resolve().parent / "RESULTS.md"
-        if not path.exists():
-            path.write_text("# Ingest benchmark results\n\n## Runs\n\n")
-        with path.open("a") as results:
-            results.write(section)
-        print(f"\nappended to {path}")
+        print(f"\nadded to {add_run(section, '## Runs')}")
     return 1 if run.stalled else 0
 
 

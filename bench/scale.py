@@ -31,7 +31,7 @@ until every lead's workflow has applied it is read from the ends of their histor
 workflow task after the signal that carried it).
 
 Everything is stopped and the temp dir removed at the end, also on Ctrl-C or SIGTERM.
-With `--record` the report is appended to bench/RESULTS.md.
+With `--record` the report goes at the end of this bench's part of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ from ingest_stack import (
     tear_down,
 )
 from raw_noop import RawNoop
+from results_file import add_run
 from scale_report import report, settings_line
 from scale_watch import (
     Applied,
@@ -90,6 +91,8 @@ from temporalio.client import Client
 
 from engine.client import lead_state
 from worker.temporal_server import DYNAMIC_CONFIG, TemporalDevServer
+
+SECTION = "## Scale: enrolment near the server's limit (`bench/scale.py`)"
 
 EVENT_MARKER = "ev-"
 
@@ -449,10 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     section = report(run)
     print("\n" + section)
     if options.record:
-        path = Path(__file__).resolve().parent / "RESULTS.md"
-        with path.open("a") as results:
-            results.write("\n" + section)
-        print(f"appended to {path}")
+        print(f"added to {add_run(section, SECTION)}")
     failed = any(s.verdict for s in run.steps) or (run.events is not None and run.events.verdict)
     return 1 if failed else 0
 
