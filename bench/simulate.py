@@ -15,6 +15,8 @@ For every scenario in examples/ it runs, interleaved and `--repeat` times each:
   activities, local activities and signals at the same simulated times, read once from a
   simulation of it before the repetitions), with no-op activities and no engine code:
   what any simulation of that lead on this server costs, however fast the engine were;
+  and the same floor with the engine code every simulation loads imported first (the
+  playbook, its DSL, the journey, scoring, the email renderer, settings; no store);
 - a probe process that does what the command does, timing its phases: importing
   `worker.cli`, importing `worker.simulate` (with the garbage collector paused, as the
   command does), reading the scenario and the playbook, and the `simulate()` call; then,
@@ -237,6 +239,8 @@ class Samples:
     cpu_ratio: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)
     floor_cpu: list[float] = field(default_factory=list)
+    code: list[float] = field(default_factory=list)
+    code_cpu: list[float] = field(default_factory=list)
     shape: dict[str, int] = field(default_factory=dict)
     phases: dict[str, list[float]] = field(default_factory=dict)
 
@@ -258,7 +262,7 @@ def measure(examples: list[Path], repeat: int,
             floors: dict[str, tuple[Path, dict[str, int]]], server: str
             ) -> dict[str, Samples]:
     samples = {example.stem: Samples(shape=floors[example.stem][1]) for example in examples}
-    kinds = ["command", "bare", "floor", "probe"]
+    kinds = ["command", "bare", "floor", "code", "probe"]
     for rep in range(repeat):
         print(f"repetition {rep + 1}/{repeat}", flush=True)
         for example in examples:
@@ -266,12 +270,13 @@ def measure(examples: list[Path], repeat: int,
             walls: dict[str, float] = {}
             cpus: dict[str, float] = {}
             seconds: dict[str, float] = {}
-            for kind in kinds[rep % 4:] + kinds[:rep % 4]:  # each goes first in turn
-                if kind in ("command", "bare", "floor"):
+            for kind in kinds[rep % 5:] + kinds[:rep % 5]:  # each goes first in turn
+                if kind in ("command", "bare", "floor", "code"):
                     ran = run_child(
                         [*TREE.nurture, "simulate", str(example)] if kind == "command" else
                         [sys.executable, "-c", BARE_IMPORT] if kind == "bare" else
-                        [sys.executable, str(FLOOR), str(floors[example.stem][0]), server])
+                        [sys.executable, str(FLOOR), str(floors[example.stem][0]), server,
+                         *(["--code"] if kind == "code" else [])])
                     walls[kind], cpus[kind] = ran.wall, ran.cpu
                 else:
                     child = run_child(probe_command(example))
@@ -286,6 +291,8 @@ def measure(examples: list[Path], repeat: int,
             got.cpu_ratio.append(cpus["command"] / cpus["bare"])
             got.floor.append(walls["floor"])
             got.floor_cpu.append(cpus["floor"])
+            got.code.append(walls["code"])
+            got.code_cpu.append(cpus["code"])
             seconds["rest"] = walls["command"] - sum(seconds[name] for name in PHASES)
             for name, value in seconds.items():
                 got.phases.setdefault(name, []).append(value)
@@ -385,6 +392,10 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _over(values: list[float], bases: list[float]) -> list[float]:
+    return [value / base for value, base in zip(values, bases, strict=True)]
+
+
 def report_times(samples: dict[str, Samples]) -> None:
     width = max(len(name) for name in samples) + 2
     print(f"\nwall time, seconds: median (min–max) of {len(next(iter(samples.values())).bare)}")
@@ -396,20 +407,20 @@ def report_times(samples: dict[str, Samples]) -> None:
     for name, got in samples.items():
         print(f"{name:<{width}}{spread(got.command_cpu):>22}{spread(got.bare_cpu):>22}"
               f"{spread(got.cpu_ratio, digits=1):>22}")
-    print("\nthe floor: the same Temporal work, no engine code (bench/simulate_floor.py)")
-    print(f"{'example':<{width}}{'floor wall s':>22}{'floor ÷ bare':>22}"
-          f"{'command ÷ floor':>22}")
-    for name, got in samples.items():
-        over_bare = [f / b for f, b in zip(got.floor, got.bare, strict=True)]
-        command_over = [c / f for c, f in zip(got.command, got.floor, strict=True)]
-        print(f"{name:<{width}}{spread(got.floor):>22}{spread(over_bare, digits=1):>22}"
-              f"{spread(command_over, digits=1):>22}")
-    print("CPU time, seconds")
-    for name, got in samples.items():
-        cpu_floor = [f / b for f, b in zip(got.floor_cpu, got.bare_cpu, strict=True)]
-        cpu_command = [c / f for c, f in zip(got.command_cpu, got.floor_cpu, strict=True)]
-        print(f"{name:<{width}}{spread(got.floor_cpu):>22}{spread(cpu_floor, digits=1):>22}"
-              f"{spread(cpu_command, digits=1):>22}")
+    print("\nthe floors: the same Temporal work, no engine code (floor), and with the engine code"
+          "\nevery simulation loads imported first (floor + code); ratios to the bare import")
+    print(f"{'example':<{width}}{'floor s':>16}{'÷ bare':>16}{'floor + code s':>18}"
+          f"{'÷ bare':>16}{'command ÷ it':>16}")
+    for label, walls, bare, command in (
+            ("wall", "floor code", "bare", "command"),
+            ("cpu", "floor_cpu code_cpu", "bare_cpu", "command_cpu")):
+        print(f"{label} time, seconds: median (min–max)")
+        for name, got in samples.items():
+            floor, code = (getattr(got, key) for key in walls.split())
+            base, full = getattr(got, bare), getattr(got, command)
+            print(f"{name:<{width}}{spread(floor):>16}{spread(_over(floor, base), digits=1):>16}"
+                  f"{spread(code):>18}{spread(_over(code, base), digits=1):>16}"
+                  f"{spread(_over(full, code), digits=1):>16}")
     for name, got in samples.items():
         print(f"shape of {name}: " + ", ".join(f"{v} {k}" for k, v in got.shape.items()))
     print("\nwhere a simulate process's time goes, ms: median (min–max); phases in a probe")

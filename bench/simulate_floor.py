@@ -1,7 +1,7 @@
 """The floor under `nurture simulate`: the same Temporal work with none of the engine.
 
     .venv/bin/python bench/simulate_floor.py --shape EXAMPLE OUT.json   # once, not timed
-    .venv/bin/python bench/simulate_floor.py OUT.json SERVER            # timed by the bench
+    .venv/bin/python bench/simulate_floor.py OUT.json SERVER [--code]   # timed by the bench
 
 `--shape` simulates EXAMPLE with the project's code on a time-skipping server and reads back
 what Temporal did for it: every run of the lead's workflow (continue-as-new), in order, its
@@ -16,6 +16,12 @@ the command does, and ends the way the command ends (`os._exit` once done). No e
 module, no pydantic model, no database, no template is loaded, and the default data
 converter carries empty payloads: what is left is what any simulation of that lead on
 Temporal's time-skipping server pays, however fast the engine's own code were.
+
+With `--code` the process first imports the engine code that any simulation of a lead
+must load besides Temporal, and nothing of the store (no SQLAlchemy, no SQLModel): the
+playbook and its DSL, the journey's decisions, the scoring, the email renderer and the
+settings (`ENGINE_CODE`). That floor is what a simulation costs if its store and its run
+were free.
 
 A wait in the shape ends at its timer or at the next signal, whichever is first, as the
 lead's waits do; so the floor's workflow tasks follow the command's closely, not exactly.
@@ -37,6 +43,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 QUEUE = "floor"
+ENGINE_CODE = ("temporalio.contrib.pydantic", "engine.dsl.spec", "engine.journey.reactions",
+               "engine.journey.steps", "engine.scoring", "engine.mail.render",
+               "engine.settings", "workflows")
 
 
 @activity.defn(name="noop")
@@ -159,6 +168,14 @@ def main(argv: list[str]) -> None:
         Path(argv[2]).write_text(json.dumps(shape))
         print(json.dumps(shape["counts"]), flush=True)
         os._exit(0)
+    if argv[2:] == ["--code"]:
+        import importlib
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        for name in ENGINE_CODE:
+            importlib.import_module(name)
+        if "sqlalchemy" in sys.modules:
+            raise SystemExit("the engine code named here loaded SQLAlchemy")
     asyncio.run(floor(json.loads(Path(argv[0]).read_text()), argv[1]))
     os._exit(0)  # as the command ends: no interpreter teardown
 
