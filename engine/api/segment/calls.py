@@ -78,7 +78,8 @@ def _read_one(raw: dict[str, Any], kind: str, prefix: str, received_at: datetime
     message_id = _message_id(call, kind, raw)
     base = {"message_id": message_id, "lead_id": call.userId, "anonymous_id": call.anonymousId}
     if kind == "identify":
-        traits = profile_traits(call.traits, context, prefix + "traits")
+        traits = profile_traits(call.traits, context, prefix + "traits",
+                                prefix + "context.traits")
         return Inbound(**base, kind=InboundKind.PROFILE,
                        payload={"call": kind, "traits": traits})
     if kind == "group":

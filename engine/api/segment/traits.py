@@ -32,9 +32,28 @@ _NUMBER = re.compile(r"\d[\d,]*")
 _MAX_DIGITS = 9  # more is no head count (and int() refuses thousands of digits)
 
 
-def profile_traits(traits: dict[str, Any], context: dict[str, Any], where: str
-                   ) -> dict[str, Any]:
-    """`identify` traits as lead-profile fields; a value of the wrong shape is a 400."""
+def profile_traits(traits: dict[str, Any], context: dict[str, Any], where: str,
+                   context_where: str = "context.traits") -> dict[str, Any]:
+    """`identify` traits as lead-profile fields; a value of the wrong shape is a 400.
+
+    Traits sent under `context.traits` count too (the RudderStack SDKs send them only
+    there, as Segment's spec allows); a field given at the top level wins."""
+    found: dict[str, Any] = {}
+    inner = context.get("traits")
+    if isinstance(inner, dict):
+        found.update(_person_fields(inner, context_where))
+    found.update(_person_fields(traits, where))
+    if "timezone" not in found and isinstance(context.get("timezone"), str):
+        found["timezone"] = context["timezone"][:64]
+    campaign = context.get("campaign")
+    if "source" not in found and isinstance(campaign, dict) and campaign.get("source"):
+        found["source"] = str(campaign["source"])[:100]
+    if "campaign" not in found and isinstance(campaign, dict) and campaign.get("name"):
+        found["campaign"] = str(campaign["name"])[:200]
+    return found
+
+
+def _person_fields(traits: dict[str, Any], where: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     company = traits.get("company")
     if isinstance(company, dict):  # Segment's spec allows a company object
@@ -57,13 +76,6 @@ def profile_traits(traits: dict[str, Any], context: dict[str, Any], where: str
     address = traits.get("address")
     if "country" not in found and isinstance(address, dict) and address.get("country"):
         found["country"] = _clean("country", address["country"], f"{where}.address.country")
-    if "timezone" not in found and isinstance(context.get("timezone"), str):
-        found["timezone"] = context["timezone"][:64]
-    campaign = context.get("campaign")
-    if "source" not in found and isinstance(campaign, dict) and campaign.get("source"):
-        found["source"] = str(campaign["source"])[:100]
-    if "campaign" not in found and isinstance(campaign, dict) and campaign.get("name"):
-        found["campaign"] = str(campaign["name"])[:200]
     return found
 
 

@@ -249,6 +249,33 @@ def test_traits_win_over_the_context() -> None:
         "FR", "Europe/Paris", "webinar")
 
 
+def test_traits_sent_only_under_the_context_fill_the_profile() -> None:
+    # What the RudderStack Python SDK sends for identify(user_id, traits): no top-level
+    # traits, the traits under context.traits.
+    found = _one("identify", userId="ana", context={"traits": {
+        "email": "ana@acme-analytics.io", "firstName": "Ana", "company": "Acme Analytics",
+        "employees": 500}, "library": {"name": "analytics-python"}}).payload["traits"]
+
+    assert found == {"email": "ana@acme-analytics.io", "first_name": "Ana",
+                     "company": "Acme Analytics", "company_size": 500}
+
+
+def test_top_level_traits_win_over_the_context_traits_field_by_field() -> None:
+    found = _one("identify", userId="ana", traits={"email": "ana@new.io", "name": "Ana Ruiz"},
+                 context={"traits": {"email": "ana@old.io", "firstName": "Anita",
+                                     "title": "CMO"}}).payload["traits"]
+
+    assert found == {"email": "ana@new.io", "first_name": "Ana", "last_name": "Ruiz",
+                     "title": "CMO"}
+
+
+def test_a_bad_context_trait_is_refused_naming_where_it_was() -> None:
+    error = _refusal(None, {"batch": [{"type": "identify", "userId": "ana",
+                                       "context": {"traits": {"email": "nope"}}}]})
+
+    assert error.field == "batch[0].context.traits.email"
+
+
 @pytest.mark.parametrize("email", ["not-an-email", "ana@localhost", "@acme.io"])
 def test_an_invalid_email_is_refused_naming_the_trait(email: str) -> None:
     error = _refusal("identify", {"userId": "ana", "traits": {"email": email}})
