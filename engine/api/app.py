@@ -101,6 +101,6 @@ def create_app(settings: Settings, *, store: Store, playbook: PlaybookSpec,
     async def health() -> dict[str, object]:
         ctx: ApiContext = app.state.nurture
         return {"ok": True, "backlog": await ctx.backlog(),
-                "temporal": bool(relay and relay.connected)}
+                "temporal": bool(relay and await relay.reachable())}
 
     return app

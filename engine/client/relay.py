@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -48,6 +49,8 @@ from engine.store.tables import ContactRow
 log = logging.getLogger("nurture.relay")
 
 LEASE = "relay"
+HEALTH_EVERY = 1.0  # seconds between two of /health's questions to Temporal
+HEALTH_TIMEOUT = timedelta(seconds=1)
 MAX_EVENTS_PER_SIGNAL = 200
 GIVE_UP_AFTER = 8
 _DOWN = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
@@ -112,6 +115,7 @@ class Relay:
         self._limit = asyncio.Semaphore(concurrency)
         self.delivered = 0
         self.connected = False
+        self._asked: tuple[float, bool] | None = None  # when /health last asked, and the answer
 
     def wake(self) -> None:
         """New messages were accepted: deliver now rather than at the next poll."""
@@ -126,6 +130,24 @@ class Relay:
                 raise TemporalUnavailable(str(err)) from err
             self.connected = True
         return self._client
+
+    async def reachable(self) -> bool:
+        """Whether Temporal answers right now (for `/health`): a cheap call on the relay's
+        client, asked at most once a second; before the relay has a client, whether it
+        ever connected."""
+        now = self.clock()
+        if self._asked is not None and now - self._asked[0] < HEALTH_EVERY:
+            return self._asked[1]
+        if self._client is None:
+            return self.connected
+        try:
+            await self._client.workflow_service.get_system_info(
+                GetSystemInfoRequest(), timeout=HEALTH_TIMEOUT)
+            answered = True
+        except Exception:  # noqa: BLE001 - any failure means "not reachable now"
+            answered = False
+        self._asked, self.connected = (now, answered), answered
+        return answered
 
     async def run(self) -> None:
         """Deliver, wait for news or the poll interval, repeat; back off while Temporal is down."""
@@ -276,6 +298,7 @@ class Relay:
                 await self._db(self.store.retry_inbound, seqs, error=repr(err),
                                give_up_after=GIVE_UP_AFTER, now=now)
                 raise
+            self.connected = True  # Temporal took it (also after an outage, same client)
             if not enrolled:
                 outcome.enrolled, outcome.traits = True, traits
             if enrolled and traits != before:

@@ -18,6 +18,10 @@ async def _applied(stack: Stack, lead_id: str, events: int) -> bool:
     return lead.get("source") == "workflow" and lead.get("event_count") == events
 
 
+async def _health(stack: Stack, *, temporal: bool) -> bool:
+    return bool((await stack.http.get("/health")).json()["temporal"] is temporal)
+
+
 async def test_events_accepted_while_temporal_is_down_are_delivered_after_it_returns(
         tmp_path: Path) -> None:
     server = TemporalDevServer(tmp_path / "temporal.db", tmp_path / "temporal.log",
@@ -32,7 +36,9 @@ async def test_events_accepted_while_temporal_is_down_are_delivered_after_it_ret
             await stack.send("/v1/identify", identify("olga"))
             await stack.until(lambda: _applied(stack, "olga", 0), timeout=60)
 
+            assert (await stack.http.get("/health")).json()["temporal"] is True
             await server.stop()
+            await stack.until(lambda: _health(stack, temporal=False), timeout=10)
             calls = [{"type": "track", "userId": "olga", "event": "Blog Viewed",
                       "messageId": f"outage-{n}", "properties": {"n": n}} for n in range(20)]
             for call in calls[:10]:
@@ -44,6 +50,8 @@ async def test_events_accepted_while_temporal_is_down_are_delivered_after_it_ret
 
             await server.start()
             await stack.until(lambda: _applied(stack, "olga", 20), timeout=90)
+            await stack.until(lambda: _health(stack, temporal=True), timeout=10)
+            assert (await stack.http.get("/health")).json()["backlog"] == 0
 
             # A producer retrying everything after the outage changes nothing.
             assert (await stack.send("/v1/batch", {"batch": calls})).status_code == 200
