@@ -36,6 +36,7 @@ from engine.runtime.models import (
     SendEmailResult,
     SuppressInput,
 )
+from engine.runtime.transient import retry_later
 from engine.store import Store
 
 T = TypeVar("T")
@@ -121,7 +122,7 @@ class NurtureActivities:
             return SendEmailResult(status="failed", subject=rendered.subject, detail=str(err))
         except DeliveryError as err:
             await self._finish(input.key, "retry", str(err))
-            raise
+            raise retry_later(err, f"email {input.key!r}") from None
         except Exception as err:
             await self._finish(input.key, "retry", repr(err))
             raise

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         WebhookInput,
         webhook_workflow_id,
     )
+    from engine.runtime.transient import retry_later
     from engine.store import Store
 
 if TYPE_CHECKING:
@@ -198,7 +199,7 @@ class NoticeActivities:
             return Done(changed=False)
         except DeliveryError as err:
             await self._finish(key, "retry", str(err))
-            raise
+            raise retry_later(err, f"sales notice {key!r}") from None
         except Exception as err:
             await self._finish(key, "retry", repr(err))
             raise
@@ -231,9 +232,14 @@ class NoticeActivities:
             import httpx  # here, not above: a worker that never posts a webhook never loads it
 
             self._http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
-        await deliver_webhook(self._http, input.url, body=input.body.encode("utf-8"),
-                              secret=self.webhook_secret, event=input.event,
-                              delivery_id=input.delivery_id, now=int(time.time()))
+        try:
+            await deliver_webhook(self._http, input.url, body=input.body.encode("utf-8"),
+                                  secret=self.webhook_secret, event=input.event,
+                                  delivery_id=input.delivery_id, now=int(time.time()))
+        except PermanentDeliveryError:
+            raise
+        except DeliveryError as err:
+            raise retry_later(err, f"webhook {input.delivery_id!r}") from None
         return Done()
 
     async def close(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -140,11 +142,19 @@ async def test_breach_and_reroute_notices_say_so_in_the_subject(
 
 
 async def test_a_notice_is_sent_once_however_often_the_activity_is_retried(
-        notices: NoticeActivities, transport: MemoryTransport, store: Store) -> None:
+        notices: NoticeActivities, transport: MemoryTransport, store: Store,
+        caplog: pytest.LogCaptureFixture) -> None:
     env, task = ActivityEnvironment(), notice()
-    transport.fail_next(DeliveryError("SMTP 451 try again later"))
-    with pytest.raises(DeliveryError):
+    transport.fail_next(DeliveryError("SMTP 451 4.7.1 try again later"))
+    with caplog.at_level(logging.DEBUG, logger="temporalio"), \
+            pytest.raises(ApplicationError) as refused:
         await env.run(notices.notify_owner, task)
+    # Retried by Temporal, logged by it without a traceback, and by us in one line.
+    assert refused.value.category == ApplicationErrorCategory.BENIGN
+    assert refused.value.type == "DeliveryError" and "451 4.7.1" in refused.value.message
+    (line,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "not delivered on attempt 1, will retry" in line.getMessage()
+    assert "451 4.7.1" in line.getMessage() and line.exc_info is None
     assert (await env.run(notices.notify_owner, task)).changed
     assert not (await env.run(notices.notify_owner, task)).changed
     assert len(transport.sent) == 1
