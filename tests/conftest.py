@@ -3,6 +3,7 @@ stack (uvicorn, relay, worker) on a server of its own for the HTTP tests."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,8 +14,30 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from engine.store import revisions
+from engine.store.connect import mask_password
+from tests.engine.store.conftest import POSTGRES_MISSING, POSTGRES_URL_VARIABLE
 from tests.stack import Stack, running_stack
 from worker.simulate import quiet_runtime, test_server_path
+
+EXAMPLE_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pytest_report_header() -> str:
+    """Say up front whether the PostgreSQL store tests run, and against what."""
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    return (f"PostgreSQL store tests: on {mask_password(url)}" if url else
+            f"PostgreSQL store tests: OFF ({POSTGRES_URL_VARIABLE} is not set)")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many tests were skipped for want of PostgreSQL, and how to run them."""
+    skipped = [report for report in terminalreporter.stats.get("skipped", [])
+               if isinstance(report.longrepr, tuple) and POSTGRES_MISSING in report.longrepr[2]]
+    if skipped:
+        terminalreporter.write_sep("-", f"{len(skipped)} PostgreSQL tests skipped", yellow=True)
+        terminalreporter.write_line(
+            f"{POSTGRES_URL_VARIABLE} is not set. To run them against a server:\n"
+            f"  {POSTGRES_URL_VARIABLE}={EXAMPLE_POSTGRES} .venv/bin/pytest")
 
 
 @pytest.fixture(name="env", scope="session")
