@@ -55,6 +55,9 @@ class Settings(BaseSettings):
                                       "undelivered events above which the API answers 503.")
     ingest_max_inflight: int = Field(default=256, ge=1, description="Concurrent ingest "
                                      "requests above which the API answers 429.")
+    api_database_wait: float = Field(default=3.0, gt=0, description="Seconds an API request "
+                                     "waits for the database's write lock (SQLite) before "
+                                     "answering 503 with Retry-After.")
     scanner_click_seconds: float = Field(default=10.0, ge=0, description="A click this soon "
                                          "after delivery is taken for a link scanner.")
 

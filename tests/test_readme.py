@@ -29,7 +29,8 @@ def test_readme_quickstart_commands_are_the_ones_ci_runs() -> None:
 def test_every_worker_and_relay_setting_is_documented() -> None:
     from engine.settings import Settings
 
-    tuning = [name for name in Settings.model_fields if name.startswith(("worker_", "relay_"))]
+    tuning = [name for name in Settings.model_fields
+              if name.startswith(("worker_", "relay_", "api_database"))]
     assert tuning
     missing = [name for name in tuning if f"`NURTURE_{name.upper()}`" not in README]
     assert not missing, f"README's sizing table lacks {missing}"

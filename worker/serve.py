@@ -25,12 +25,15 @@ def log_to_stderr() -> None:
     logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, *, api: bool = False) -> Store:
     """The store the settings name (creating a SQLite file's folder on first use); a schema
-    that is not at the newest revision raises SchemaError naming `nurture db upgrade`."""
+    that is not at the newest revision raises SchemaError naming `nurture db upgrade`.
+    `api`: a request waits at most `api_database_wait` for a write lock, then gets a 503."""
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True,
                                                                            exist_ok=True)
+    if api:
+        return Store(settings.database_url, busy_wait=settings.api_database_wait)
     return Store(settings.database_url)
 
 
@@ -44,7 +47,7 @@ def start_pacer(settings: Settings) -> StartPacer:
 def build_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The API application with a relay to Temporal, as the settings describe."""
     playbook = load_playbook(settings.playbook)
-    store = store or open_store(settings)
+    store = store or open_store(settings, api=True)
     store.save_playbook(playbook, now=datetime.now(UTC))  # the version new leads start on
     logging.getLogger("nurture.api").info(
         "new leads start on playbook %s version %s (%d tracks)", settings.playbook,
@@ -57,7 +60,7 @@ def build_app(settings: Settings, store: Store | None = None) -> FastAPI:
 async def serve_api(settings: Settings, *, host: str | None = None, port: int | None = None,
                     ready: asyncio.Event | None = None) -> None:
     """Serve the API until cancelled; `ready` is set once the port accepts connections."""
-    store = open_store(settings)
+    store = open_store(settings, api=True)
     config = uvicorn.Config(build_app(settings, store), host=host or settings.api_host,
                             port=port or settings.api_port, log_level="warning",
                             lifespan="on")

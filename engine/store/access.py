@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel
 
 from engine.errors import ConfigError, NurtureError
-from engine.store.connect import connect, mask_password
+from engine.store.connect import BUSY_WAIT, connect, mask_password
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
@@ -37,11 +37,11 @@ class TableAccess:
     """
 
     def __init__(self, url: str, *, upgrade: bool = False, create: bool = False,
-                 durable: bool = True) -> None:
+                 durable: bool = True, busy_wait: float = BUSY_WAIT) -> None:
         if upgrade and create:
             raise ValueError("upgrade=True and create=True exclude each other")
         self.url = mask_password(url)
-        self.engine: Engine = connect(url, durable=durable)
+        self.engine: Engine = connect(url, durable=durable, busy_wait=busy_wait)
         try:
             if create:
                 # Alembic (imported by the schema module) is needed only to read or change

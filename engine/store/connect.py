@@ -56,12 +56,18 @@ def is_in_memory(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def connect(url: str, *, durable: bool = True) -> Engine:
+BUSY_WAIT = 30.0
+"""Seconds a SQLite write waits for the write lock by default."""
+
+
+def connect(url: str, *, durable: bool = True, busy_wait: float = BUSY_WAIT) -> Engine:
     """A SQLAlchemy engine for `url`; SQLite files use WAL so readers never block the writer.
 
     `durable=False` is for a scratch SQLite file nobody keeps (a simulation's): a commit
     does not wait for the disk (`synchronous=OFF`), so a crash of the machine may lose it.
-    It changes nothing on PostgreSQL or in memory.
+    `busy_wait`: seconds a SQLite write waits for another connection's write lock before
+    failing with "database is locked" (the API waits less than the worker, and answers
+    503). Neither changes anything on PostgreSQL or in memory.
     """
     parsed = parse_database_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -71,7 +77,7 @@ def connect(url: str, *, durable: bool = True) -> Engine:
         # One shared connection, or every session would see its own empty database.
         return create_engine(parsed, connect_args=connect_args, poolclass=StaticPool)
     # Writers queue behind each other's short transactions instead of failing at once.
-    engine = create_engine(parsed, connect_args={**connect_args, "timeout": 30.0})
+    engine = create_engine(parsed, connect_args={**connect_args, "timeout": busy_wait})
     event.listen(engine, "connect", _use_write_ahead_log if durable else _use_scratch_file)
     return engine
 
