@@ -29,6 +29,11 @@ class TrackError(NurtureError):
         super().__init__(f"{where}: {problem}" + (f" — fix: {fix}" if fix else ""))
 
 
+class PlaybookError(NurtureError, ValueError):
+    """A playbook definition outside a track's steps (a trigger, a condition) is invalid;
+    the message names it and what would be valid."""
+
+
 class TemplateError(NurtureError):
     """A template is missing or cannot be rendered."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -32,6 +34,18 @@ NURTURE_PHASES: frozenset[Phase] = frozenset(
     {Phase.QUALIFICATION, Phase.ACCELERATION, Phase.CONVERSION, Phase.RE_ENGAGEMENT,
      Phase.REACTIVATION}
 )
+
+
+def check_phase(value: str, allowed: Iterable[str] = tuple(Phase), *, what: str = "a phase"
+                ) -> str:
+    """`value` if it names one of the `allowed` phases; otherwise a ValueError that lists
+    them and says which one was probably meant (a misspelled phase would strand a lead)."""
+    names = sorted(str(phase) for phase in allowed)
+    if value in names:
+        return value
+    close = difflib.get_close_matches(value, names, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ValueError(f"{value!r} is not {what}; {hint}the choices are {', '.join(names)}")
 
 
 class LeadProfile(BaseModel):

@@ -48,7 +48,8 @@ from engine.dsl.spec import (
     WaitStep,
 )
 from engine.dsl.validate import validate_playbook, validate_track
-from engine.errors import TrackError
+from engine.errors import PlaybookError, TrackError
+from engine.leads import NURTURE_PHASES, check_phase
 from engine.scoring import ScoringModel
 
 Tier = Literal[1, 2, 3]
@@ -187,7 +188,16 @@ def disqualified() -> c.Condition:
 
 def in_phase(*phases: str) -> c.Condition:
     """The lead is in one of these phases."""
+    _phases(phases, f"in_phase({', '.join(map(repr, phases))})")
     return c.InPhase(phases=list(phases))
+
+
+def _phases(phases: Sequence[str], where: str) -> None:
+    for phase in phases:
+        try:
+            check_phase(phase)
+        except ValueError as err:
+            raise PlaybookError(f"{where}: {err}") from None
 
 
 def all_of(*conditions: c.Condition) -> c.Condition:
@@ -237,6 +247,7 @@ def trigger(name: str, *, on: Sequence[str], then: Sequence[Any],
             when: c.Condition | None = None, phases: Sequence[str] = (), once: bool = False,
             cooldown: timedelta | None = None, **where: Any) -> Trigger:
     """React the moment a matching event lands, whatever step the lead is on."""
+    _phases(phases, f"trigger {name!r}")
     return Trigger(name=name, on=list(on), where=where, when=when, phases=list(phases),
                    actions=list(then), once=once, cooldown=cooldown)
 
@@ -265,6 +276,10 @@ def track(name: str, *, phase: str, steps: Sequence[Step], triggers: Sequence[Tr
     if not name.replace("_", "").isalnum():
         raise TrackError(name, "has a name that is not a plain identifier",
                          fix="use letters, digits and underscores, e.g. 'webinar_follow_up'")
+    try:
+        check_phase(phase, NURTURE_PHASES, what="a phase a track can be in")
+    except ValueError as err:
+        raise TrackError(name, str(err)) from None
     spec = TrackSpec(name=name, phase=phase, description=description, steps=_link(steps),
                      triggers=list(triggers))
     validate_track(spec)

@@ -53,7 +53,7 @@ def validate_track(spec: TrackSpec) -> None:
                                  fix=f"point it at one of {sorted(ids)}")
         if step.kind not in TERMINAL_KINDS and not exits_of(step):
             raise TrackError(name, "is a dead end: nothing comes after it", step=step.id,
-                             fix="add a following step or end the track with exit(), "
+                             fix="add a following step or end the track with end(), "
                                  "move_to(), escalate() or suppress()")
     reachable = _reachable(spec.steps[0].id, ids)
     for step in spec.steps:
@@ -62,7 +62,7 @@ def validate_track(spec: TrackSpec) -> None:
                              fix="remove it, or point a then=/goto= of an earlier step at it")
     if not any(ids[s].kind in TERMINAL_KINDS for s in reachable):
         raise TrackError(name, "has no way to end", step=spec.steps[-1].id,
-                         fix="add an exit(), move_to(), escalate() or suppress() step")
+                         fix="add an end(), move_to(), escalate() or suppress() step")
     _check_busy_loops(name, ids)
     for trigger in spec.triggers:
         _check_trigger(name, trigger)

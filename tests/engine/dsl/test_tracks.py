@@ -9,18 +9,21 @@ from engine.dsl import (
     days,
     end,
     escalate,
+    escalate_now,
+    in_phase,
     move_to,
     on,
     playbook,
     score,
     send,
     track,
+    trigger,
     wait,
     wait_for,
     when,
 )
 from engine.dsl.spec import TrackSpec
-from engine.errors import TrackError
+from engine.errors import PlaybookError, TrackError
 
 
 def simple(**overrides: object) -> TrackSpec:
@@ -109,3 +112,30 @@ def test_playbook_rejects_a_move_to_an_unknown_track() -> None:
     other = track("a", phase="qualification", steps=[move_to("go", "ghost", "why")])
     with pytest.raises(TrackError, match="unknown track 'ghost'"):
         playbook("p", tracks=[other], default_track="a")
+
+
+def test_a_misspelled_track_phase_is_an_error_that_says_what_was_meant() -> None:
+    with pytest.raises(TrackError) as caught:
+        track("welcome", phase="accel", steps=[end("e", "done")])
+    message = str(caught.value)
+    assert "track 'welcome'" in message and "'accel' is not a phase a track can be in" in message
+    assert "did you mean 'acceleration'?" in message
+    with pytest.raises(TrackError, match="'sales' is not a phase a track can be in"):
+        track("welcome", phase="sales", steps=[end("e", "done")])  # sales is not nurture
+
+
+def test_a_misspelled_phase_in_a_trigger_or_a_condition_is_an_error() -> None:
+    with pytest.raises(PlaybookError, match=r"trigger 'hot': 'qualifcation' is not a phase; "
+                                            r"did you mean 'qualification'\?"):
+        trigger("hot", on=["demo_requested"], then=[escalate_now("demo")],
+                phases=["qualifcation"])
+    with pytest.raises(PlaybookError, match=r"in_phase\('salse'\).*did you mean 'sales'"):
+        in_phase("salse")
+    with pytest.raises(ValueError, match="not a phase"):  # the spec itself refuses it too
+        TrackSpec.model_validate({**simple().model_dump(), "phase": "accel"})
+
+
+def test_a_dead_end_says_to_end_the_track_with_end() -> None:
+    with pytest.raises(TrackError) as caught:
+        track("t", phase="qualification", steps=[send("a", "x"), wait("w", days=1)])
+    assert "end()" in str(caught.value) and "exit()" not in str(caught.value)
