@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     sender_website: str = "https://northwind.example"
     sender_address: str = ("Northwind Analytics, 500 Market Street, Suite 400, "
                            "San Francisco, CA 94105, USA")
+    sales_ops_name: str = Field(default="Northwind Sales Ops", description="Who notices to "
+                                "sales reps (a new task, a breach, a re-tier) come from: "
+                                "not the marketing persona leads hear from.")
+    sales_ops_email: str = Field(default="sales-ops@northwind.example", description="The "
+                                 "address those notices come from (reps reply to it).")
 
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)

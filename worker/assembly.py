@@ -30,6 +30,13 @@ def sender_from(settings: Settings) -> SenderIdentity:
         address=settings.sender_address)
 
 
+def sales_ops_from(settings: Settings) -> SenderIdentity:
+    """Who notices to sales reps come from: sales ops, at the company's address."""
+    return sender_from(settings).model_copy(update={
+        "name": settings.sales_ops_name, "title": "Sales Operations",
+        "email": settings.sales_ops_email})
+
+
 def smtp_from(settings: Settings) -> SMTPTransport:
     """The SMTP transport the settings describe."""
     if not settings.smtp_host:
@@ -69,7 +76,7 @@ def build_activities(settings: Settings, store: Store, transport: MailTransport
                                   secret=secret),
         sales=SalesTaskActivities(store=store),
         notices=NoticeActivities(store=store, renderer=renderer, transport=transport,
-                                 sender=sender_from(settings), base_url=settings.base_url,
+                                 sender=sales_ops_from(settings), base_url=settings.base_url,
                                  webhook_url=settings.webhook_url,
                                  webhook_secret=webhook_secret))
 

@@ -26,7 +26,7 @@ from engine.journey.state import TaskOwner
 from engine.leads import LeadProfile
 from engine.mail import MemoryTransport, SenderIdentity, TemplateRenderer
 from engine.mail.webhook import verify_webhook
-from engine.runtime.models import TaskNoticeInput
+from engine.runtime.models import SendEmailInput, TaskNoticeInput
 from engine.runtime.notices import NoticeActivities
 from engine.runtime.sales_webhook import WORKFLOWS, webhook_workflow_id
 from engine.store import Store
@@ -255,3 +255,24 @@ async def test_the_webhook_is_retried_until_delivered_and_posted_once(
     assert payload["inbox_url"] == f"https://nurture.example/inbox/tasks/{task.task_id}"
     assert payload["handoff"]["likely_pain"] == "wants to see the product on their own data"
     assert payload["due_at"] == "2025-01-14T19:30:00+00:00"
+
+
+async def test_notices_to_reps_come_from_sales_ops_not_the_marketing_persona(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.settings import load_settings
+    from worker.assembly import build_activities
+
+    monkeypatch.setenv("NURTURE_SALES_OPS_NAME", "Acme Revenue Ops")
+    monkeypatch.setenv("NURTURE_SALES_OPS_EMAIL", "revops@acme.example")
+    settings, transport = load_settings(), MemoryTransport()
+    store = Store(f"sqlite:///{tmp_path / 'notices.db'}", upgrade=True)
+    built = build_activities(settings, store, transport)
+    await ActivityEnvironment().run(built.notices.notify_owner, notice())
+    await ActivityEnvironment().run(built.nurture.send_email, SendEmailInput(
+        key="lead-1:welcome", lead=notice().lead, template="welcome_confirmation",
+        track="welcome", step="hello", now=NOW))
+
+    to_rep, to_lead = transport.sent
+    assert to_rep["From"] == "Acme Revenue Ops <revops@acme.example>"
+    assert to_lead["From"] == f"{settings.sender_name} <{settings.sender_email}>"
+    store.dispose()
