@@ -232,9 +232,17 @@ def recycle(task_id: IdArgument, until: UntilOption = None, note: NoteOption = "
 def token(user: Annotated[str, typer.Argument(help="The rep's id, as in the routing rules.")],
           manager: Annotated[bool, typer.Option(
               "--manager", help="A manager's token: sees every task.")] = False) -> None:
-    """Issue a sign-in token for the inbox and the API; it is shown this once only."""
-    from engine.settings import load_settings
+    """Issue a sign-in token for the inbox and the API; it is shown this once only. A rep's
+    token needs the rep in the playbook's routing rules (a manager's may be anyone)."""
+    from engine.settings import load_playbook, load_settings
 
+    routing = load_playbook(load_settings().playbook).sales.routing
+    reps = sorted(rep.id for rep in routing.reps) if routing else []
+    if not manager and user not in reps:
+        known = f"the reps are {', '.join(reps)}" if reps else "the playbook routes to nobody"
+        raise _fail(f"{user!r} is not a rep in the playbook's routing rules ({known}); "
+                    "a task can never be theirs. Add them to the routing rules, or issue "
+                    "a --manager token")
     with _store() as store:
         issued = store.issue_token(user, role="manager" if manager else "rep",
                                    now=datetime.now(UTC))

@@ -56,6 +56,21 @@ def test_token_prints_a_new_token_once_and_revoke_ends_it(env: dict[str, str]) -
         store.dispose()
 
 
+def test_a_rep_token_needs_a_rep_in_the_routing_rules(env: dict[str, str]) -> None:
+    refused = nurture(env, "token", "lenna")
+
+    assert refused.exit_code == 1 and refused.stdout == ""
+    assert "'lenna' is not a rep in the playbook's routing rules" in refused.stderr
+    assert "jordan, lena, priya, sam" in refused.stderr
+    store = open_store(env)
+    try:
+        assert store.revoke_tokens("lenna", now=datetime.now(UTC)) == 0  # none was issued
+        admin = nurture(env, "token", "ops-admin", "--manager")  # managers may be anyone
+        assert store.token_user(admin.stdout.strip()) == ("ops-admin", "manager")
+    finally:
+        store.dispose()
+
+
 def test_list_shows_every_open_escalation_soonest_due_first(env: dict[str, str]) -> None:
     listed = nurture(env, "list", "--json")
     assert listed.exit_code == 0, listed.output
