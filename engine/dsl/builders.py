@@ -16,7 +16,7 @@ Building validates at once and raises `TrackError` naming the track, the step an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -49,6 +49,7 @@ from engine.dsl.spec import (
 )
 from engine.dsl.validate import validate_playbook, validate_track
 from engine.errors import PlaybookError, TrackError
+from engine.events import CANONICAL_TYPES, normalize_event_type
 from engine.leads import NURTURE_PHASES, check_phase
 from engine.scoring import ScoringModel
 
@@ -286,6 +287,20 @@ def track(name: str, *, phase: str, steps: Sequence[Step], triggers: Sequence[Tr
     return spec
 
 
+def _with_custom_events(scoring: ScoringModel, custom: Mapping[str, float]) -> ScoringModel:
+    for name in custom:
+        if normalize_event_type(name) != name:
+            raise PlaybookError(f"custom event {name!r}: an event type is lower_snake_case, "
+                                f"e.g. {normalize_event_type(name)!r}")
+        if name in CANONICAL_TYPES:
+            raise PlaybookError(f"custom event {name!r} is a canonical event type; give it "
+                                "points in scoring(intent=...) instead")
+    if not custom:
+        return scoring
+    intent = scoring.intent.model_copy(update={"points": {**scoring.intent.points, **custom}})
+    return scoring.model_copy(update={"intent": intent})
+
+
 def route(when: c.Condition, track: str) -> EntryRule:
     """Entry rule: new leads matching `when` start on `track`."""
     return EntryRule(when=when, track=track)
@@ -296,8 +311,14 @@ def playbook(name: str, *, tracks: Sequence[TrackSpec], default_track: str,
              silence: SilenceRule | None = None, scoring: ScoringModel | None = None,
              cadence: Cadence | None = None, sales: SalesPolicy | None = None,
              templates: Iterable[str] | None = None,
-             pages: Sequence[PageRule] = ()) -> PlaybookSpec:
-    """Build and validate a whole playbook; pass `templates` to check every template name."""
+             pages: Sequence[PageRule] = (),
+             custom_events: Mapping[str, float] | None = None) -> PlaybookSpec:
+    """Build and validate a whole playbook; pass `templates` to check every template name.
+
+    Tracks, triggers and conditions may name the canonical event types and the playbook's
+    custom events: `custom_events` declares them with their intent points (`{"trial_started":
+    15}`), as `scoring` would; any other type is refused as a likely typo."""
+    scoring = _with_custom_events(scoring or ScoringModel(), custom_events or {})
     by_name: dict[str, TrackSpec] = {}
     for spec in tracks:
         if spec.name in by_name:
@@ -305,7 +326,7 @@ def playbook(name: str, *, tracks: Sequence[TrackSpec], default_track: str,
         by_name[spec.name] = spec
     built = PlaybookSpec(
         name=name, tracks=by_name, entry=list(entry), default_track=default_track,
-        triggers=list(triggers), silence=silence, scoring=scoring or ScoringModel(),
+        triggers=list(triggers), silence=silence, scoring=scoring,
         cadence=cadence or Cadence(), sales=sales or SalesPolicy(), pages=list(pages),
     )
     validate_playbook(built, templates)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
+from pydantic import BaseModel
+
+from engine.dsl.conditions import EventSeen, PropertyMatchesLead
 from engine.dsl.spec import (
     TERMINAL_KINDS,
     BranchStep,
+    EventBranch,
     MoveAction,
     MoveStep,
     PlaybookSpec,
@@ -19,7 +25,8 @@ from engine.dsl.spec import (
     WaitForStep,
     WaitStep,
 )
-from engine.errors import TrackError
+from engine.errors import PlaybookError, TrackError
+from engine.events import CANONICAL_TYPES
 
 
 def exits_of(step: Step) -> list[str]:
@@ -177,3 +184,45 @@ def validate_playbook(spec: PlaybookSpec, templates: Iterable[str] | None = None
     if spec.cadence.window_start_hour >= spec.cadence.window_end_hour:
         raise TrackError("(playbook)", "send window starts after it ends",
                          fix="window_start_hour must be below window_end_hour")
+    _check_event_types(spec)
+
+
+def known_event_types(spec: PlaybookSpec) -> frozenset[str]:
+    """The event types a playbook may name: the canonical ones, and its custom events (the
+    types its scoring gives points, and those its page rules produce)."""
+    scoring = spec.scoring
+    return frozenset({*CANONICAL_TYPES, *scoring.intent.points, *scoring.intent.caps,
+                      *scoring.relationship.touch_points, *(rule.event for rule in spec.pages)})
+
+
+def _check_event_types(spec: PlaybookSpec) -> None:
+    """Every event type the playbook listens for is one that can arrive: a misspelled one
+    (`pricing_page_visited`) would never match, and the lead waiting on it would stall."""
+    known = known_event_types(spec)
+    for where, name in _event_references(spec, "playbook"):
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise PlaybookError(
+            f"{where}: {name!r} is not an event type the engine knows; {hint}a custom event "
+            f"must be declared with its points: playbook(..., custom_events={{{name!r}: 5}})")
+
+
+def _event_references(node: Any, where: str) -> Iterable[tuple[str, str]]:
+    """(where, event type) for every event type named anywhere below `node`."""
+    if isinstance(node, EventBranch | Trigger):
+        yield from ((f"{where}.on", name) for name in node.on)
+    elif isinstance(node, EventSeen | PropertyMatchesLead):
+        yield from ((f"{where}.types", name) for name in node.types)
+    if isinstance(node, BaseModel):
+        for field in type(node).model_fields:
+            yield from _event_references(getattr(node, field), f"{where}.{field}")
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _event_references(value, f"{where}[{key!r}]")
+    elif isinstance(node, list | tuple):
+        for index, value in enumerate(node):
+            label = getattr(value, "name", None) or getattr(value, "id", None)
+            yield from _event_references(value, f"{where}[{label!r}]" if isinstance(
+                label, str) else f"{where}[{index}]")

@@ -106,10 +106,15 @@ async def test_a_repeated_message_id_is_applied_once(stack: Stack) -> None:
     assert counts == {"delivered": 3}  # identify, m-1, m-2
 
 
+async def _sent(stack: Stack) -> bool:
+    return bool(stack.transport.sent)
+
+
 async def test_one_click_unsubscribe_stops_all_email(stack: Stack, fresh_env: Any) -> None:
     zone = daytime_zone(await fresh_env.get_current_time())
     await stack.send("/v1/identify", identify("fay", timezone=zone))
-    await stack.until(lambda: asyncio.to_thread(stack.store.sends_for, "fay"))
+    # The send is recorded before the SMTP transaction: wait for the message itself.
+    await stack.until(lambda: _sent(stack))
     first = stack.transport.sent[0]
     assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     link = first["List-Unsubscribe"].split(",")[0].strip(" <>")

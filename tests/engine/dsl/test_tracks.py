@@ -14,7 +14,9 @@ from engine.dsl import (
     move_to,
     on,
     playbook,
+    route,
     score,
+    seen,
     send,
     track,
     trigger,
@@ -22,8 +24,10 @@ from engine.dsl import (
     wait_for,
     when,
 )
+from engine.dsl.events import PRICING_PAGE_VIEWED
 from engine.dsl.spec import TrackSpec
 from engine.errors import PlaybookError, TrackError
+from engine.scoring import IntentRules, ScoringModel
 
 
 def simple(**overrides: object) -> TrackSpec:
@@ -139,3 +143,38 @@ def test_a_dead_end_says_to_end_the_track_with_end() -> None:
     with pytest.raises(TrackError) as caught:
         track("t", phase="qualification", steps=[send("a", "x"), wait("w", days=1)])
     assert "end()" in str(caught.value) and "exit()" not in str(caught.value)
+
+
+def _listening(*types: str) -> TrackSpec:
+    return track("listen", phase="qualification", steps=[
+        wait_for("w", on(*types, goto="hot"), timeout=days(7), on_timeout="cold"),
+        end("hot", "engaged"), end("cold", "quiet")])
+
+
+def test_a_misspelled_event_type_fails_the_build_saying_what_was_meant() -> None:
+    with pytest.raises(PlaybookError) as caught:
+        playbook("p", tracks=[_listening("pricing_page_visited")], default_track="listen")
+    message = str(caught.value)
+    assert "tracks['listen'].steps['w'].branches[0].on" in message
+    assert "'pricing_page_visited' is not an event type" in message
+    assert "did you mean 'pricing_page_viewed'?" in message
+    with pytest.raises(PlaybookError, match=r"triggers\['t'\].on.*'demo_requestd'"):
+        playbook("p", tracks=[_listening(PRICING_PAGE_VIEWED)], default_track="listen",
+                 triggers=[trigger("t", on=["demo_requestd"], then=[escalate_now("x")])])
+    with pytest.raises(PlaybookError, match=r"entry\[0\].when.types.*'trail_started'"):
+        playbook("p", tracks=[_listening(PRICING_PAGE_VIEWED)], default_track="listen",
+                 entry=[route(seen("trail_started"), "listen")])
+
+
+def test_a_custom_event_declared_with_its_points_can_be_listened_for_and_scores() -> None:
+    scoring = ScoringModel(intent=IntentRules(points={PRICING_PAGE_VIEWED: 10}))
+    built = playbook("p", tracks=[_listening("trial_started")], default_track="listen",
+                     scoring=scoring, custom_events={"trial_started": 15})
+
+    assert built.scoring.intent.points == {PRICING_PAGE_VIEWED: 10, "trial_started": 15}
+    with pytest.raises(PlaybookError, match="is a canonical event type"):
+        playbook("p", tracks=[_listening("trial_started")], default_track="listen",
+                 custom_events={PRICING_PAGE_VIEWED: 15})
+    with pytest.raises(PlaybookError, match="lower_snake_case, e.g. 'trial_started'"):
+        playbook("p", tracks=[_listening("trial_started")], default_track="listen",
+                 custom_events={"Trial Started": 15})
