@@ -79,6 +79,7 @@ def tracks_show(name: str, as_json: Annotated[bool, typer.Option(
 @tracks_app.command("check")
 def tracks_check(playbook: PlaybookOption = None) -> None:
     """Validate every track and render every template with sample data; exit 1 on a problem."""
+    from engine.dsl.lint import playbook_warnings
     from engine.errors import TemplateError
     from engine.mail import TemplateRenderer, sample_context
 
@@ -101,6 +102,8 @@ def tracks_check(playbook: PlaybookOption = None) -> None:
             problems.append(f"{where}: {err}")
     for name in set(renderer.names()) - {t for _, t, _ in used}:
         typer.echo(f"note: template {name} is not used by any track")
+    for warning in playbook_warnings(spec):
+        typer.echo(f"warning: {warning}")
     if problems:
         for problem in problems:
             typer.echo(f"problem: {problem}", err=True)

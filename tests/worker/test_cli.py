@@ -23,6 +23,14 @@ def test_tracks_check_passes_on_the_shipped_playbook() -> None:
     assert "ok: 16 tracks" in done.stdout
 
 
+def test_tracks_check_warns_of_an_unrouted_track_and_a_pre_empted_wait_for() -> None:
+    done = nurture("tracks", "check", "--playbook", "tests.fixtures.lint_playbook:PLAYBOOK")
+    assert done.returncode == 0, done.stderr  # warnings, not errors
+    assert "warning: track 'orphan': nothing routes leads to it" in done.stdout
+    assert "warning: trigger 'pricing' (move) pre-empts track 'welcome' step 'listen'" \
+        in done.stdout
+
+
 def test_tracks_check_fails_usefully_on_an_unknown_template() -> None:
     done = nurture("tracks", "check", "--playbook", "tests.fixtures.broken_playbook:BROKEN")
     assert done.returncode == 1
