@@ -8,6 +8,7 @@ from engine.dsl.events import (
     EMAIL_CLICKED,
     PRICING_PAGE_VIEWED,
     ROI_CALCULATOR_USED,
+    WEBINAR_ATTENDED,
 )
 
 SALES_SIGNALS = (CASE_STUDY_VIEWED, CASE_STUDY_DOWNLOADED, DEMO_PAGE_VIEWED, PRICING_PAGE_VIEWED)
@@ -17,10 +18,10 @@ WEBINAR = track(
     description="Webinar attendees: replay with one takeaway, a related resource, a case "
                 "study. A case-study click or a demo/pricing visit hands them to acceleration.",
     steps=[
-        send("replay", "webinar_replay", topic="pipeline conversion",
-             takeaway="most stalled deals stall at the same stage: the second meeting"),
+        # The webinar the lead attended names the replay (its `topic` and `takeaway`).
+        send("replay", "webinar_replay", about=WEBINAR_ATTENDED),
         wait_for("after_replay", on(*SALES_SIGNALS, goto="sales_steps_in"), timeout=days(4)),
-        send("related", "webinar_related_resource", topic="pipeline conversion"),
+        send("related", "webinar_related_resource", about=WEBINAR_ATTENDED),
         wait_for("after_related", on(*SALES_SIGNALS, goto="sales_steps_in"), timeout=days(5)),
         send("case_study", "webinar_case_study"),
         wait_for("after_case_study",

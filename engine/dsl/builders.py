@@ -69,9 +69,11 @@ def hours(n: float) -> timedelta:
 # --- steps -------------------------------------------------------------------------------
 
 
-def send(id: str, template: str, *, then: str | None = None, **ctx: Any) -> SendStep:
-    """Send the email template `template`; keyword arguments become `ctx` in the template."""
-    return SendStep(id=id, template=template, ctx=ctx, next=then)
+def send(id: str, template: str, *, then: str | None = None, about: str | None = None,
+         **ctx: Any) -> SendStep:
+    """Send the email template `template`; keyword arguments become `ctx` in the template.
+    `about`: an event type; the template sees the lead's newest event of it as `event`."""
+    return SendStep(id=id, template=template, ctx=ctx, next=then, about=about)
 
 
 def wait(id: str, *, days: float = 0, hours: float = 0, then: str | None = None) -> WaitStep:

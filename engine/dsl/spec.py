@@ -51,6 +51,10 @@ class SendStep(_Spec):
     template: str
     ctx: dict[str, Any] = Field(default_factory=dict)
     next: str | None = None
+    about: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    """An event type: the email is about the lead's newest event of that type, whose type
+    and properties the template sees as `event` (the webinar the lead attended, say). Left
+    out of the JSON form while unset, so steps without it keep their content hash."""
 
 
 class WaitStep(_Spec):

@@ -215,6 +215,8 @@ def _event_references(node: Any, where: str) -> Iterable[tuple[str, str]]:
         yield from ((f"{where}.on", name) for name in node.on)
     elif isinstance(node, EventSeen | PropertyMatchesLead):
         yield from ((f"{where}.types", name) for name in node.types)
+    elif isinstance(node, SendStep) and node.about is not None:
+        yield f"{where}.about", node.about
     if isinstance(node, BaseModel):
         for field in type(node).model_fields:
             yield from _event_references(getattr(node, field), f"{where}.{field}")

@@ -53,6 +53,8 @@ class Deliver:
     track: str
     step: str
     then: str | None
+    event: dict[str, Any] = field(default_factory=dict)
+    """The event the email is about (`SendStep.about`): its type and properties."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ def decide(state: LeadState, step: Step, now: datetime, *, timed_out: bool = Fal
             return None
         return Deliver(key=f"{state.lead.id}:{pos.track}:{step.id}:{pos.seq}",
                        template=step.template, ctx=step.ctx, track=pos.track, step=step.id,
-                       then=step.next)
+                       then=step.next, event=_about(state, step.about))
     if isinstance(step, WaitStep | WaitForStep):
         if matched is not None:
             return Goto(matched.next)
@@ -148,3 +150,12 @@ def decide(state: LeadState, step: Step, now: datetime, *, timed_out: bool = Fal
     if isinstance(step, ExitStep):
         return Exit(step.reason)
     return None
+
+
+def _about(state: LeadState, event_type: str | None) -> dict[str, Any]:
+    """The lead's newest kept event of `event_type`, as a template sees an event."""
+    if event_type is None:
+        return {}
+    newest = max((e for e in state.events if e.type == event_type), key=lambda e: e.at,
+                 default=None)
+    return {} if newest is None else {"type": newest.type, "properties": newest.properties}

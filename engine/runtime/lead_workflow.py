@@ -253,7 +253,7 @@ class LeadWorkflow(LeadListening):
         decision = steps.decide(self.s, step, workflow.now(), timed_out=timed_out,
                                 matched=matched)
         if isinstance(decision, steps.Deliver):
-            await self._deliver(decision.key, decision.template, decision.ctx, {},
+            await self._deliver(decision.key, decision.template, decision.ctx, decision.event,
                                 decision.track, decision.step)
             await self._goto(decision.then)
         elif isinstance(decision, steps.Goto):

@@ -178,3 +178,11 @@ def test_a_custom_event_declared_with_its_points_can_be_listened_for_and_scores(
     with pytest.raises(PlaybookError, match="lower_snake_case, e.g. 'trial_started'"):
         playbook("p", tracks=[_listening("trial_started")], default_track="listen",
                  custom_events={"Trial Started": 15})
+
+
+def test_a_send_about_an_event_keeps_the_hash_of_steps_without_one() -> None:
+    assert "about" not in send("a", "x").model_dump(mode="json")  # versions stay as they were
+    assert send("a", "x", about="webinar_attended").about == "webinar_attended"
+    with pytest.raises(PlaybookError, match=r"\.about.*'webinar_attend'.*'webinar_attended'"):
+        playbook("p", default_track="t", tracks=[track("t", phase="qualification", steps=[
+            send("a", "welcome_confirmation", about="webinar_attend"), end("e", "x")])])

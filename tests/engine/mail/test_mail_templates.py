@@ -11,8 +11,6 @@ from engine.mail.context import SAMPLE_CTX
 
 # The ctx keys a track step must give each template; every other template needs none.
 CTX_KEYS = {
-    "webinar_replay": {"topic", "takeaway"},
-    "webinar_related_resource": {"topic"},
     "syndication_reminder": {"asset"},
     "conv_webinar_takeaway": {"takeaway"},
 }
@@ -139,3 +137,20 @@ def test_segmentation_offers_three_answers(renderer: TemplateRenderer) -> None:
 
     assert rendered.html.count("/start/") == 3
     assert "reply with 1, 2 or 3" in rendered.text
+
+
+def test_the_webinar_replay_names_the_leads_webinar_and_its_takeaway(
+        renderer: TemplateRenderer) -> None:
+    attended = {"type": "webinar_attended", "properties": {
+        "topic": "agency <reporting>", "takeaway": "clients renew on the report they read."}}
+
+    rendered = renderer.render("webinar_replay", sample_context(ctx={}, event=attended))
+    bare = renderer.render("webinar_replay", sample_context(ctx={}))
+
+    assert rendered.subject == "Your replay: agency <reporting>"
+    assert "Thanks for joining “agency <reporting>”" in rendered.text
+    assert "make it this: clients renew on the report they read." in rendered.text
+    assert "“agency &lt;reporting&gt;”" in rendered.html  # the event's text is escaped
+    assert "pipeline" not in rendered.text.lower()
+    assert bare.subject == "Your webinar replay"
+    assert "Thanks for joining the webinar." in bare.text and "make it this" not in bare.text

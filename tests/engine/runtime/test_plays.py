@@ -39,12 +39,18 @@ def templates(result: SimulationResult) -> list[str]:
 
 async def test_webinar_attendee_gets_replay_within_48h_then_resource_then_case_study(
         env: WorkflowEnvironment) -> None:
-    result = await run(env, [{"at": "P0D", "type": "webinar_attended"}], until="P15D",
-                       source="webinar")
+    result = await run(env, [{"at": "P0D", "type": "webinar_attended", "properties": {
+        "topic": "HIPAA-ready reporting", "takeaway": "audit trails are cheapest built in"}}],
+        until="P15D", source="webinar")
     emails = result.of_kind("email")
     assert templates(result)[:3] == ["webinar_replay", "webinar_related_resource",
                                      "webinar_case_study"]
     assert emails[0]["day"] < 2
+    # The replay names the webinar the lead attended, and its takeaway.
+    assert emails[0]["subject"] == "Your replay: HIPAA-ready reporting"
+    replay = next(m for m in result.sent if m["Subject"] == emails[0]["subject"])
+    text = replay.get_body(("plain",)).get_content()
+    assert "“HIPAA-ready reporting”" in text and "audit trails are cheapest built in" in text
 
 
 async def test_webinar_attendee_clicking_the_case_study_moves_to_acceleration(
