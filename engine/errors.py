@@ -2,6 +2,7 @@
 
     NurtureError
     ├── TrackError          a track or playbook definition is invalid (names track, step, fix)
+    ├── PlaybookError       a trigger, condition or name in a playbook is invalid (names it)
     ├── TemplateError       a template is missing or fails to render
     ├── ScenarioError       a simulation scenario is malformed (names the field)
     ├── ConfigError         a setting is missing or has a bad value
@@ -15,9 +16,18 @@ Activities turn permanent errors into non-retryable failures; everything else re
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class NurtureError(Exception):
     """Root of every error the engine raises on purpose."""
+
+
+def did_you_mean(name: str, choices: Iterable[str], *, cutoff: float = 0.5) -> str:
+    """"did you mean 'x'? " for the choice closest to a misspelled `name`, or ""."""
+    close = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=cutoff)
+    return f"did you mean {close[0]!r}? " if close else ""
 
 
 class TrackError(NurtureError):

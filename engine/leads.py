@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engine.errors import did_you_mean
 
 PERSONAL_DOMAINS = frozenset({
     "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com",
@@ -43,9 +44,8 @@ def check_phase(value: str, allowed: Iterable[str] = tuple(Phase), *, what: str 
     names = sorted(str(phase) for phase in allowed)
     if value in names:
         return value
-    close = difflib.get_close_matches(value, names, n=1, cutoff=0.5)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    raise ValueError(f"{value!r} is not {what}; {hint}the choices are {', '.join(names)}")
+    raise ValueError(f"{value!r} is not {what}; {did_you_mean(value, names)}the choices are "
+                     f"{', '.join(names)}")
 
 
 class LeadProfile(BaseModel):

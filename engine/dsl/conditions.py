@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.events import Event
-from engine.leads import LeadProfile, check_phase
+from engine.leads import LeadProfile
 
 Op = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains"]
 Dimension = Literal["fit", "intent", "relationship", "negative", "total"]
@@ -82,11 +82,6 @@ class InPhase(_Condition):
 
     kind: Literal["in_phase"] = "in_phase"
     phases: list[str]
-
-    @field_validator("phases")
-    @classmethod
-    def _known_phases(cls, phases: list[str]) -> list[str]:
-        return [check_phase(phase) for phase in phases]
 
 
 class AllOf(_Condition):

@@ -13,19 +13,11 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.dsl.conditions import Condition
 from engine.dsl.pages import PageRule
 from engine.dsl.sales import SalesPolicy
-from engine.leads import NURTURE_PHASES, check_phase
 from engine.scoring import ScoringModel
 
 
@@ -203,12 +195,6 @@ class Trigger(_Spec):
     once: bool = False
     cooldown: timedelta | None = None
 
-    @field_validator("phases")
-    @classmethod
-    def _known_phases(cls, phases: list[str], info: ValidationInfo) -> list[str]:
-        return [check_phase(phase, what=f"a phase (trigger {info.data.get('name')!r})")
-                for phase in phases]
-
 
 # --- tracks and the playbook -------------------------------------------------------------
 
@@ -221,12 +207,6 @@ class TrackSpec(_Spec):
     description: str = ""
     steps: list[Step]
     triggers: list[Trigger] = Field(default_factory=list)
-
-    @field_validator("phase")
-    @classmethod
-    def _nurture_phase(cls, phase: str, info: ValidationInfo) -> str:
-        return check_phase(phase, NURTURE_PHASES,
-                           what=f"a phase a track can be in (track {info.data.get('name')!r})")
 
     def step(self, step_id: str) -> Step:
         """The step with this id."""

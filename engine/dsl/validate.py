@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
-from engine.dsl.conditions import EventSeen, PropertyMatchesLead
+from engine.dsl.conditions import EventSeen, InPhase, PropertyMatchesLead
 from engine.dsl.spec import (
     TERMINAL_KINDS,
     BranchStep,
@@ -25,8 +24,9 @@ from engine.dsl.spec import (
     WaitForStep,
     WaitStep,
 )
-from engine.errors import PlaybookError, TrackError
+from engine.errors import PlaybookError, TrackError, did_you_mean
 from engine.events import CANONICAL_TYPES
+from engine.leads import NURTURE_PHASES, check_phase
 
 
 def exits_of(step: Step) -> list[str]:
@@ -42,10 +42,15 @@ def exits_of(step: Step) -> list[str]:
 
 
 def validate_track(spec: TrackSpec) -> None:
-    """Check one track's shape: ids, links, reachability, an end, no busy loops."""
+    """Check one track's phase and shape: ids, links, reachability, an end, no busy loops."""
     name = spec.name
+    try:
+        check_phase(spec.phase, NURTURE_PHASES, what="a phase a track can be in")
+    except ValueError as err:
+        raise TrackError(name, str(err)) from None
     if not spec.steps:
-        raise TrackError(name, "has no steps", fix="add at least one step, e.g. exit('done')")
+        raise TrackError(name, "has no steps",
+                         fix="add at least one step, e.g. end('done', 'nothing to send')")
     ids: dict[str, Step] = {}
     for step in spec.steps:
         if step.id in ids:
@@ -184,7 +189,7 @@ def validate_playbook(spec: PlaybookSpec, templates: Iterable[str] | None = None
     if spec.cadence.window_start_hour >= spec.cadence.window_end_hour:
         raise TrackError("(playbook)", "send window starts after it ends",
                          fix="window_start_hour must be below window_end_hour")
-    _check_event_types(spec)
+    _check_names(spec)
 
 
 def known_event_types(spec: PlaybookSpec) -> frozenset[str]:
@@ -195,36 +200,57 @@ def known_event_types(spec: PlaybookSpec) -> frozenset[str]:
                       *scoring.relationship.touch_points, *(rule.event for rule in spec.pages)})
 
 
-def _check_event_types(spec: PlaybookSpec) -> None:
-    """Every event type the playbook listens for is one that can arrive: a misspelled one
-    (`pricing_page_visited`) would never match, and the lead waiting on it would stall."""
+def _check_names(spec: PlaybookSpec) -> None:
+    """Every event type the playbook listens for is one that can arrive, and every phase a
+    trigger or condition names is a phase: a misspelled one (`pricing_page_visited`,
+    `qualifcation`) would never match, and a lead waiting on it would stall. Checked when a
+    playbook is built, not when a stored one is read: a version leads already run keeps
+    running as it was built."""
     known = known_event_types(spec)
-    for where, name in _event_references(spec, "playbook"):
-        if name in known:
-            continue
-        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise PlaybookError(
-            f"{where}: {name!r} is not an event type the engine knows; {hint}a custom event "
-            f"must be declared with its points: playbook(..., custom_events={{{name!r}: 5}})")
+    for where, node in _models(spec, "playbook"):
+        for field, names in _named(node):
+            if field == "phases":
+                for phase in names:
+                    try:
+                        check_phase(phase)
+                    except ValueError as err:
+                        raise PlaybookError(f"{where}.phases: {err}") from None
+                continue
+            for name in names:
+                if name not in known:
+                    raise PlaybookError(
+                        f"{where}.{field}: {name!r} is not an event type the engine knows; "
+                        f"{did_you_mean(name, known, cutoff=0.6)}a custom event must be "
+                        f"declared with its points: playbook(..., "
+                        f"custom_events={{{name!r}: 5}})")
 
 
-def _event_references(node: Any, where: str) -> Iterable[tuple[str, str]]:
-    """(where, event type) for every event type named anywhere below `node`."""
-    if isinstance(node, EventBranch | Trigger):
-        yield from ((f"{where}.on", name) for name in node.on)
-    elif isinstance(node, EventSeen | PropertyMatchesLead):
-        yield from ((f"{where}.types", name) for name in node.types)
-    elif isinstance(node, SendStep) and node.about is not None:
-        yield f"{where}.about", node.about
+def _named(node: BaseModel) -> list[tuple[str, list[str]]]:
+    """The event types (by field) and phases a model names itself."""
+    if isinstance(node, EventBranch):
+        return [("on", node.on)]
+    if isinstance(node, Trigger):
+        return [("on", node.on), ("phases", node.phases)]
+    if isinstance(node, EventSeen | PropertyMatchesLead):
+        return [("types", node.types)]
+    if isinstance(node, InPhase):
+        return [("phases", node.phases)]
+    if isinstance(node, SendStep) and node.about is not None:
+        return [("about", [node.about])]
+    return []
+
+
+def _models(node: Any, where: str) -> Iterable[tuple[str, BaseModel]]:
+    """(where, model) for `node` and every model below it, where as a readable path."""
     if isinstance(node, BaseModel):
+        yield where, node
         for field in type(node).model_fields:
-            yield from _event_references(getattr(node, field), f"{where}.{field}")
+            yield from _models(getattr(node, field), f"{where}.{field}")
     elif isinstance(node, dict):
         for key, value in node.items():
-            yield from _event_references(value, f"{where}[{key!r}]")
+            yield from _models(value, f"{where}[{key!r}]")
     elif isinstance(node, list | tuple):
         for index, value in enumerate(node):
             label = getattr(value, "name", None) or getattr(value, "id", None)
-            yield from _event_references(value, f"{where}[{label!r}]" if isinstance(
+            yield from _models(value, f"{where}[{label!r}]" if isinstance(
                 label, str) else f"{where}[{index}]")

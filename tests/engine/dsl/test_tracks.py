@@ -1,6 +1,8 @@
 """The track DSL: building, versions and validation errors that say how to fix a track."""
 
 import json
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -25,9 +27,10 @@ from engine.dsl import (
     when,
 )
 from engine.dsl.events import PRICING_PAGE_VIEWED
-from engine.dsl.spec import TrackSpec
+from engine.dsl.spec import TrackSpec, Trigger
 from engine.errors import PlaybookError, TrackError
 from engine.scoring import IntentRules, ScoringModel
+from engine.store import Store
 
 
 def simple(**overrides: object) -> TrackSpec:
@@ -135,8 +138,26 @@ def test_a_misspelled_phase_in_a_trigger_or_a_condition_is_an_error() -> None:
                 phases=["qualifcation"])
     with pytest.raises(PlaybookError, match=r"in_phase\('salse'\).*did you mean 'sales'"):
         in_phase("salse")
-    with pytest.raises(ValueError, match="not a phase"):  # the spec itself refuses it too
-        TrackSpec.model_validate({**simple().model_dump(), "phase": "accel"})
+    # A spec built without the builders is checked when its playbook is built...
+    bad = TrackSpec.model_validate({**simple().model_dump(), "phase": "accel"})
+    with pytest.raises(TrackError, match="'accel' is not a phase a track can be in"):
+        playbook("p", tracks=[bad], default_track="welcome")
+    with pytest.raises(PlaybookError, match=r"triggers\['t'\].phases: 'qualifcation'"):
+        playbook("p", tracks=[simple()], default_track="welcome", triggers=[
+            Trigger(name="t", on=["demo_requested"], phases=["qualifcation"],
+                    actions=[escalate_now("x")])])
+
+
+def test_a_stored_version_with_a_misspelled_phase_still_loads(tmp_path: Path) -> None:
+    """...not when it is read back: leads already on a version keep running it."""
+    good = playbook("p", tracks=[simple()], default_track="welcome")
+    stored = good.model_copy(update={"tracks": {"welcome": good.tracks["welcome"].model_copy(
+        update={"phase": "accel"})}})
+    with Store(f"sqlite:///{tmp_path / 'p.db'}", upgrade=True) as store:
+        store.save_playbook(stored, now=datetime.now(UTC))
+        loaded = store.stored_playbook(stored.version)
+    assert loaded is not None and loaded.version == stored.version
+    assert loaded.tracks["welcome"].phase == "accel"
 
 
 def test_a_dead_end_says_to_end_the_track_with_end() -> None:
