@@ -82,10 +82,10 @@ class InboundLedger(TableAccess):
     def pending_inbound(self, limit: int = 500, *, running_too: bool = False
                         ) -> list[InboundRow]:
         """The oldest messages not yet delivered nor held, in order. `running_too`: when
-        more are pending than `limit`, also the oldest `limit` of those whose lead is
-        enrolled (by its id or an anonymous id linked to it), so that a backlog of new
-        leads (an import the relay starts at a pace) never holds up running leads' events.
-        Either way every lead's rows in the answer are its oldest pending ones."""
+        more are pending than `limit`, also, after those, up to `limit` more of those whose
+        lead is enrolled (by its id or an anonymous id linked to it), so that a backlog of
+        new leads (an import the relay starts at a pace) never holds up running leads'
+        events. Either way every lead's rows in the answer are its oldest pending ones."""
         pending = col(InboundRow.status) == InboundStatus.PENDING
         statement = select(InboundRow).where(pending).order_by(col(InboundRow.seq))
         with Session(self.engine) as session:
@@ -96,13 +96,11 @@ class InboundLedger(TableAccess):
             linked = select(IdentityRow.anonymous_id).join(
                 ContactRow, col(ContactRow.id) == col(IdentityRow.lead_id)).where(
                 col(ContactRow.enrolled))
-            running = statement.where(or_(
+            running = statement.where(col(InboundRow.seq) > rows[-1].seq, or_(
                 col(InboundRow.lead_id).in_(enrolled),
                 and_(col(InboundRow.lead_id).is_(None),
                      col(InboundRow.anonymous_id).in_(linked))))
-            more = list(session.exec(running.limit(limit)))
-        merged = {row.seq: row for row in [*rows, *more]}
-        return [merged[seq] for seq in sorted(merged)]  # type: ignore[type-var]
+            return rows + list(session.exec(running.limit(limit)))
 
     def held_inbound(self, *, lead_ids: Iterable[str] = (),
                      anonymous_ids: Iterable[str] = ()) -> list[InboundRow]:
