@@ -10,6 +10,7 @@
     ├── PayloadError        an HTTP request body is malformed (names the field)
     └── DeliveryError       an email could not be delivered
         └── PermanentDeliveryError   retrying will not help (5.x.x, suppressed address)
+            └── OutcomeUnknownError  cut off while the message went out (may have arrived)
 
 Activities turn permanent errors into non-retryable failures; everything else retries.
 """
@@ -79,3 +80,8 @@ class PermanentDeliveryError(DeliveryError):
     def __init__(self, message: str, *, suppress: bool = False) -> None:
         self.suppress = suppress
         super().__init__(message)
+
+
+class OutcomeUnknownError(PermanentDeliveryError):
+    """The connection was lost while the message went out: it may have been delivered, so
+    it is not retried (an operator may re-send it, see `nurture sends`)."""

@@ -12,6 +12,7 @@ from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from engine.mail import MailTransport, SenderIdentity, SMTPTransport, TemplateRenderer
 from engine.runtime import LeadWorkflow, NurtureActivities
+from engine.runtime.heartbeat import Heartbeating
 from engine.runtime.notices import NoticeActivities
 from engine.runtime.sales_tasks import SalesTaskActivities
 from engine.runtime.sales_webhook import WORKFLOWS as NOTICE_WORKFLOWS
@@ -123,6 +124,6 @@ def build_worker(client: Client, activities: WorkerActivities, task_queue: str, 
     learn_stored(activities.nurture.store)
     settings = settings or Settings()
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS,
-                  activities=activities.all(),
+                  activities=activities.all(), interceptors=[Heartbeating()],
                   workflow_runner=lead_workflow_runner(sandboxed=settings.worker_workflow_sandbox),
                   build_id=build_id, **worker_options(settings))

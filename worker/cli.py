@@ -18,6 +18,7 @@ from engine.dsl.spec import PlaybookSpec, SendAction, SendStep
 from engine.errors import NurtureError, ScenarioError
 from engine.settings import load_playbook, load_settings
 from worker.db_cli import db_app
+from worker.sends_cli import sends_app
 from worker.tasks_cli import tasks_app
 from worker.tracks_versions import register as register_versions
 
@@ -30,6 +31,7 @@ app.add_typer(tracks_app, name="tracks")
 register_versions(tracks_app)
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(db_app, name="db")
+app.add_typer(sends_app, name="sends")
 
 PlaybookOption = Annotated[str | None, typer.Option(
     "--playbook", help="Playbook as 'module:NAME' (default: NURTURE_PLAYBOOK or "

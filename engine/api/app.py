@@ -101,6 +101,7 @@ def create_app(settings: Settings, *, store: Store, playbook: PlaybookSpec,
     async def health() -> dict[str, object]:
         ctx: ApiContext = app.state.nurture
         return {"ok": True, "backlog": await ctx.backlog(),
-                "temporal": bool(relay and await relay.reachable())}
+                "temporal": bool(relay and await relay.reachable()),
+                "emails_outcome_unknown": await ctx.unknown_sends()}
 
     return app

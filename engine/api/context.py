@@ -29,6 +29,7 @@ class ApiContext:
     inflight: int = 0
     _backlog: int = 0
     _backlog_read: float = field(default=0.0)
+    _unknown: int = 0
 
     @property
     def secret(self) -> str:
@@ -51,7 +52,14 @@ class ApiContext:
         if time.monotonic() - self._backlog_read > 1.0:
             self._backlog_read = time.monotonic()
             self._backlog = await asyncio.to_thread(self.store.inbound_backlog)
+            self._unknown = await asyncio.to_thread(self.store.count_unknown_sends)
         return self._backlog
+
+    async def unknown_sends(self) -> int:
+        """Emails whose outcome a crash left unknown (`nurture sends unknown`), re-counted
+        with the backlog."""
+        await self.backlog()
+        return self._unknown
 
     async def accept(self, messages: list[Inbound]) -> int:
         """Persist messages (durably, before any 2xx) and wake the relay; how many were new."""

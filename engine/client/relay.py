@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,6 +35,7 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from engine.client.holders import holder_gone, holder_name
 from engine.client.leads import signal_events, start_with_events
 from engine.client.pacing import StartPacer, read_queue
 from engine.dsl.spec import PlaybookSpec
@@ -49,6 +48,10 @@ from engine.store.tables import ContactRow
 log = logging.getLogger("nurture.relay")
 
 LEASE = "relay"
+LEASE_TTL = timedelta(seconds=6)
+"""How long the relay's lease outlives its holder's last word: another API process's relay
+takes over within this after the holder dies on another machine (at once on the same
+machine, `engine.client.holders`). The holder renews it every third of it, also mid-pass."""
 HEALTH_EVERY = 1.0  # seconds between two of /health's questions to Temporal
 HEALTH_TIMEOUT = timedelta(seconds=1)
 MAX_EVENTS_PER_SIGNAL = 200
@@ -109,13 +112,15 @@ class Relay:
         self._checked_at: float | None = None
         self._readable = True  # False once the server said it keeps no queue statistics
         self.deferred = 0  # new leads the last pass left for later, over its allowance
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.holder = holder_name(self)
         self._client: Client | None = None
         self._wake = asyncio.Event()
         self._limit = asyncio.Semaphore(concurrency)
         self.delivered = 0
         self.connected = False
         self._asked: tuple[float, bool] | None = None  # when /health last asked, and the answer
+        self.lease_ttl = LEASE_TTL
+        self._holding = False
 
     def wake(self) -> None:
         """New messages were accepted: deliver now rather than at the next poll."""
@@ -152,6 +157,7 @@ class Relay:
     async def run(self) -> None:
         """Deliver, wait for news or the poll interval, repeat; back off while Temporal is down."""
         pause = 0.5
+        keeper = asyncio.create_task(self._keep_lease())
         try:
             while True:
                 self._wake.clear()
@@ -180,14 +186,31 @@ class Relay:
                 except TimeoutError:
                     pass
         finally:
+            keeper.cancel()
             await asyncio.to_thread(self.store.release_lease, LEASE, self.holder)
+
+    async def _hold_lease(self, now: datetime) -> bool:
+        """Take or renew the lease (at once from a dead holder of this machine)."""
+        return bool(await self._db(self.store.hold_lease, LEASE, self.holder,
+                                   ttl=self.lease_ttl, now=now, gone=holder_gone))
+
+    async def _keep_lease(self) -> None:
+        """Renew the lease while this relay holds it, between passes and during a long one,
+        so that it never lapses under a live holder however long a pass takes."""
+        while True:
+            await asyncio.sleep(self.lease_ttl.total_seconds() / 3)
+            if self._holding:
+                try:
+                    self._holding = await self._hold_lease(datetime.now(UTC))
+                except Exception:  # noqa: BLE001 - the next pass tries again and says why
+                    self._holding = False
 
     async def deliver_once(self) -> int:
         """One pass over the oldest pending messages; how many rows it settled."""
         now = datetime.now(UTC)
         self.deferred = 0
-        if not await self._db(self.store.hold_lease, LEASE, self.holder,
-                              ttl=timedelta(seconds=max(15.0, self.poll * 5)), now=now):
+        self._holding = await self._hold_lease(now)
+        if not self._holding:
             return 0
         rows = await self._db(self.store.pending_inbound, self.batch, running_too=True)
         if not rows:

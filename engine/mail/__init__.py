@@ -15,6 +15,7 @@ from engine.mail.message import MAIL_POLICY, compose, make_message_id
 from engine.mail.render import RenderedEmail, TemplateRenderer
 from engine.mail.tokens import sign_token, unsubscribe_url, verify_token
 from engine.mail.transport import (
+    Handover,
     MailTransport,
     MemoryTransport,
     SMTPTransport,
@@ -24,6 +25,7 @@ from engine.mail.transport import (
 __all__ = [
     "MAIL_POLICY",
     "EmailContext",
+    "Handover",
     "MailTransport",
     "MemoryTransport",
     "RenderedEmail",

@@ -5,6 +5,13 @@ SMTP failures become engine errors so activities know whether to retry:
     4xx reply, connection lost, timeout      DeliveryError (transient, retried with backoff)
     5xx with enhanced status 5.1.x           PermanentDeliveryError(suppress=True): bad mailbox
     5.7.x (policy) and any other 5xx         PermanentDeliveryError(suppress=False)
+    connection lost while DATA went out      OutcomeUnknownError (never retried)
+
+A sender that must not send twice hands in a `Handover`: the transport asks it just before
+the message itself goes out (after the server accepted sender and recipient, so every
+refusal that can come early has come) and tells it the outcome right after the server
+answered, both while it holds its connection. A crash can then cut off at most the one
+message a transport has on the wire, not every message claimed and waiting for its turn.
 """
 
 from __future__ import annotations
@@ -23,19 +30,39 @@ from typing import Protocol, runtime_checkable
 
 import aiosmtplib
 
-from engine.errors import DeliveryError, PermanentDeliveryError
+from engine.errors import DeliveryError, OutcomeUnknownError, PermanentDeliveryError
 from engine.mail.message import MAIL_POLICY
 
 _ENHANCED_STATUS = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+class Handover(Protocol):
+    """What a sender records around the moment its message goes out."""
+
+    async def begin(self) -> bool:
+        """The message goes out next: record that; False if it must not go out after all."""
+        ...
+
+    async def end(self, error: DeliveryError | None) -> None:
+        """The server answered: None (accepted) or the refusal; `OutcomeUnknownError` when
+        the connection was lost before the answer."""
+        ...
 
 
 @runtime_checkable
 class MailTransport(Protocol):
     """Hands a composed message to the outside world; raises `DeliveryError` on failure."""
 
-    async def send(self, message: EmailMessage) -> None:
-        """Deliver `message` or raise `DeliveryError` / `PermanentDeliveryError`."""
+    async def send(self, message: EmailMessage, handover: Handover | None = None) -> bool:
+        """Deliver `message` or raise `DeliveryError` / `PermanentDeliveryError`; with a
+        `handover`, ask it before the message goes out and tell it the outcome. Whether the
+        message went out (False: the handover said not to)."""
         ...
+
+
+async def _handed_over(handover: Handover | None, error: DeliveryError | None) -> None:
+    if handover is not None:
+        await handover.end(error)
 
 
 class MemoryTransport:
@@ -49,11 +76,22 @@ class MemoryTransport:
         """Make the next sends raise `errors`, one per send."""
         self.failures.extend(errors)
 
-    async def send(self, message: EmailMessage) -> None:
-        """Record `message`, unless a failure is queued: then raise it instead."""
-        if self.failures:
+    async def send(self, message: EmailMessage, handover: Handover | None = None) -> bool:
+        """Record `message`, unless a failure is queued: then raise it instead (a refusal
+        before the message goes out, or the outcome of the going out itself when it is an
+        `OutcomeUnknownError`)."""
+        failure = self.failures[0] if self.failures else None
+        if failure is not None and not isinstance(failure, OutcomeUnknownError):
             raise self.failures.popleft()
+        if handover is not None and not await handover.begin():
+            return False
+        if failure is not None:
+            self.failures.popleft()
+            await _handed_over(handover, failure)
+            raise failure
         self.sent.append(message)
+        await _handed_over(handover, None)
+        return True
 
     async def close(self) -> None:
         """Nothing to release; present so callers can treat every transport alike."""
@@ -95,24 +133,74 @@ class SMTPTransport:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def send(self, message: EmailMessage) -> None:
-        """Deliver `message` to every To/Cc/Bcc recipient, mapping SMTP failures to errors."""
+    async def send(self, message: EmailMessage, handover: Handover | None = None) -> bool:
+        """Deliver `message` to every To/Cc/Bcc recipient, mapping SMTP failures to errors.
+
+        The envelope goes first (MAIL FROM, RCPT TO); only once the server accepted it is
+        the `handover` asked, and the message itself sent (DATA).
+        """
         sender, recipients = self._envelope(message)
         utf8 = not all(address.isascii() for address in (sender, *recipients))
         data = _flatten(message, utf8=utf8)
         async with self._lock:
             client = await self._connected_client()
             try:
-                await client.sendmail(
-                    sender, recipients, data, mail_options=["SMTPUTF8"] if utf8 else None
-                )
+                await self._announce(client, sender, recipients, size=len(data), utf8=utf8)
             except (aiosmtplib.SMTPException, OSError) as exc:
-                error = smtp_delivery_error(exc, recipients)
-                if not _session_survives(exc):
-                    await self._drop()  # the session state is unknown: start afresh next time
-                raise error from exc
+                await self._after_failure(client, exc)
+                raise smtp_delivery_error(exc, recipients) from exc
             except ValueError as exc:  # an address aiosmtplib cannot put on the wire
+                await self._reset(client)
                 raise PermanentDeliveryError(f"cannot send to {recipients}: {exc}") from exc
+            if handover is not None and not await handover.begin():
+                await self._reset(client)
+                return False
+            try:
+                await client.data(data)
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                await self._after_failure(client, exc)
+                error = smtp_delivery_error(exc, recipients)
+                if not isinstance(exc, aiosmtplib.SMTPResponseException):
+                    # No answer to the message: the server may have taken it.
+                    error = OutcomeUnknownError(
+                        f"connection lost while the message to {', '.join(recipients)} "
+                        f"went out; it may have been delivered: {error}")
+                await _handed_over(handover, error)
+                raise error from exc
+            await _handed_over(handover, None)
+            return True
+
+    async def _announce(self, client: aiosmtplib.SMTP, sender: str, recipients: list[str],
+                        *, size: int, utf8: bool) -> None:
+        """MAIL FROM and RCPT TO; raises unless at least one recipient was accepted."""
+        options = ["SMTPUTF8"] if utf8 else []
+        if utf8 and not client.supports_extension("smtputf8"):
+            raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
+        if client.supports_extension("size"):
+            options.insert(0, f"SIZE={size}")
+        encoding = "utf-8" if utf8 else "ascii"
+        await client.mail(sender, options=options, encoding=encoding)
+        refused: list[aiosmtplib.SMTPRecipientRefused] = []
+        for recipient in recipients:
+            try:
+                await client.rcpt(recipient, encoding=encoding)
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                refused.append(exc)
+        if len(refused) == len(recipients):
+            raise aiosmtplib.SMTPRecipientsRefused(refused)
+
+    async def _after_failure(self, client: aiosmtplib.SMTP, exc: BaseException) -> None:
+        if _session_survives(exc):
+            await self._reset(client)
+        else:
+            await self._drop()  # the session state is unknown: start afresh next time
+
+    async def _reset(self, client: aiosmtplib.SMTP) -> None:
+        """Clear the envelope so the connection can carry the next message."""
+        try:
+            await client.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            await self._drop()
 
     async def close(self) -> None:
         """Say QUIT and close the connection, if one is open."""

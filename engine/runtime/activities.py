@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from temporalio import activity
 
 from engine.dsl import library
-from engine.errors import DeliveryError, NurtureError, PermanentDeliveryError, TemplateError
+from engine.errors import (
+    DeliveryError,
+    NurtureError,
+    OutcomeUnknownError,
+    PermanentDeliveryError,
+    TemplateError,
+)
 from engine.leads import PERSONAL_DOMAINS
 from engine.mail import (
     EmailContext,
@@ -25,6 +32,7 @@ from engine.mail import (
     sign_token,
     track_links,
 )
+from engine.runtime.delivery import deliver_once
 from engine.runtime.models import (
     Done,
     JournalInput,
@@ -37,7 +45,7 @@ from engine.runtime.models import (
     SuppressInput,
 )
 from engine.runtime.transient import retry_later
-from engine.store import Store
+from engine.store import SendClaim, Store
 
 T = TypeVar("T")
 
@@ -93,27 +101,28 @@ class NurtureActivities:
                               secret=self.secret, skip=(url,))
         rendered = tracked.email
         message_id = make_message_id(input.key, self.sender.email.rpartition("@")[2])
-        decision = await self._db(lambda: self.store.begin_send(
-            key=input.key, lead_id=lead.id, to_address=lead.email, template=input.template,
-            track=input.track, step=input.step, subject=rendered.subject,
-            message_id=message_id, now=input.now, links=tracked.links))
-        if decision == "done":
-            return SendEmailResult(status="already_sent", subject=rendered.subject,
-                                   message_id=message_id)
-        if decision == "unknown":
-            return SendEmailResult(status="unknown", subject=rendered.subject,
-                                   detail="an earlier attempt stopped mid-send; not resent")
+
+        def claim(kept: bytes | None) -> SendClaim:
+            return self.store.begin_send(
+                key=input.key, lead_id=lead.id, to_address=lead.email,
+                template=input.template, track=input.track, step=input.step,
+                subject=rendered.subject, message_id=message_id, now=input.now,
+                links=tracked.links, message=kept)
+
         try:
             message = compose(rendered, to=lead.email, sender=self.sender,
                               message_id=message_id, unsubscribe_url=url,
                               unsubscribe_mailto=mailto)
         except NurtureError as err:  # a bad address or setting: retrying cannot help
-            await self._finish(input.key, "failed", str(err))
+            if await self._db(lambda: claim(None)) == "send":
+                await self._finish(input.key, "failed", str(err))
             return SendEmailResult(status="failed", subject=rendered.subject, detail=str(err))
         try:
-            await self.transport.send(message)
+            outcome = await deliver_once(self.store, self.transport, message, key=input.key,
+                                         when=self._when(), claim=claim)
+        except OutcomeUnknownError as err:
+            return SendEmailResult(status="unknown", subject=rendered.subject, detail=str(err))
         except PermanentDeliveryError as err:
-            await self._finish(input.key, "failed", str(err))
             if err.suppress:
                 bounce = f"hard bounce: {err}"
                 await self._db(lambda: self.store.suppress(
@@ -121,16 +130,22 @@ class NurtureActivities:
                 return SendEmailResult(status="bounced", detail=bounce)
             return SendEmailResult(status="failed", subject=rendered.subject, detail=str(err))
         except DeliveryError as err:
-            await self._finish(input.key, "retry", str(err))
             raise retry_later(err, f"email {input.key!r}") from None
-        except Exception as err:
-            await self._finish(input.key, "retry", repr(err))
-            raise
-        await self._finish(input.key, "sent")
+        if outcome == "done":
+            return SendEmailResult(status="already_sent", subject=rendered.subject,
+                                   message_id=message_id)
+        if outcome == "unknown":
+            return SendEmailResult(status="unknown", subject=rendered.subject,
+                                   detail="an earlier attempt stopped mid-send; not resent")
         return SendEmailResult(status="sent", subject=rendered.subject, message_id=message_id)
 
+    @staticmethod
+    def _when() -> datetime:
+        """When this attempt was scheduled: the time its outcome is recorded at."""
+        return activity.info().current_attempt_scheduled_time
+
     async def _finish(self, key: str, status: str, error: str | None = None) -> None:
-        when = activity.info().current_attempt_scheduled_time
+        when = self._when()
         await self._db(lambda: self.store.finish_send(key, status=status, now=when,
                                                       error=error))
 

@@ -46,6 +46,12 @@ with workflow.unsafe.imports_passed_through():
     )
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
+HEARTBEATS = "heartbeats"
+"""Patch: remote activities are scheduled with `HEARTBEAT_TIMEOUT`."""
+HEARTBEAT_TIMEOUT = timedelta(seconds=5)
+"""A remote activity not heard from for this long is retried elsewhere: a killed worker's
+email or sales task moves on within seconds, not after the minute-long timeout (the worker
+heartbeats for every activity, `engine.runtime.heartbeat`)."""
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                     maximum_interval=timedelta(minutes=10))
 
@@ -59,9 +65,11 @@ async def call(name: str, arg: Any, result_type: type[Any] = Done, *,
         return await workflow.execute_local_activity(
             name, arg, result_type=result_type, start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY)
+    # Runs from before the patch keep scheduling without a heartbeat timeout.
+    heartbeat = HEARTBEAT_TIMEOUT if workflow.patched(HEARTBEATS) else None
     return await workflow.execute_activity(name, arg, result_type=result_type,
                                            start_to_close_timeout=ACTIVITY_TIMEOUT,
-                                           retry_policy=RETRY)
+                                           heartbeat_timeout=heartbeat, retry_policy=RETRY)
 
 
 class LeadEffects:

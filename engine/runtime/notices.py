@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.mail.render import RenderedEmail, TemplateRenderer
     from engine.mail.transport import MailTransport
     from engine.mail.webhook import deliver_webhook
+    from engine.runtime.delivery import deliver_once
     from engine.runtime.models import Done, TaskNoticeInput
     from engine.runtime.sales_webhook import (
         SalesWebhookWorkflow,
@@ -51,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
         webhook_workflow_id,
     )
     from engine.runtime.transient import retry_later
-    from engine.store import Store
+    from engine.store import SendClaim, Store
 
 if TYPE_CHECKING:
     import httpx
@@ -177,39 +178,35 @@ class NoticeActivities:
             return Done(changed=False)
         key = notice_key(input.task_id, input.notice)
         message_id = make_message_id(key, self.sender.email.rpartition("@")[2])
-        decision = await self._db(lambda: self.store.begin_send(
-            key=key, lead_id=input.lead.id, to_address=input.owner.email,
-            template=NOTICE_TEMPLATE, track="sales", step=input.kind, subject=rendered.subject,
-            message_id=message_id, now=input.now))
-        if decision != "send":  # already sent, or an earlier attempt died mid-send
-            return Done(changed=False)
+
+        def claim(kept: bytes | None) -> SendClaim:
+            return self.store.begin_send(
+                key=key, lead_id=input.lead.id, to_address=input.owner.email,
+                template=NOTICE_TEMPLATE, track="sales", step=input.kind,
+                subject=rendered.subject, message_id=message_id, now=input.now, message=kept)
+
+        when = activity.info().current_attempt_scheduled_time
         try:
             message = notice_message(rendered, to=input.owner.email, sender=self.sender,
                                      message_id=message_id, date=input.now)
         except NurtureError as err:  # a bad address or setting: retrying cannot help
             activity.logger.error("sales notice %s not sent: %s", key, err)
-            await self._finish(key, "failed", str(err))
+            detail = str(err)
+            if await self._db(lambda: claim(None)) == "send":
+                await self._db(lambda: self.store.finish_send(key, status="failed", now=when,
+                                                              error=detail))
             return Done(changed=False)
         try:
-            await self.transport.send(message)
-        except PermanentDeliveryError as err:
+            outcome = await deliver_once(self.store, self.transport, message, key=key,
+                                         when=when, claim=claim)
+        except PermanentDeliveryError as err:  # an unknown outcome too: never resent
             activity.logger.error("sales notice %s to %s failed: %s", key, input.owner.email,
                                   err)
-            await self._finish(key, "failed", str(err))
             return Done(changed=False)
         except DeliveryError as err:
-            await self._finish(key, "retry", str(err))
             raise retry_later(err, f"sales notice {key!r}") from None
-        except Exception as err:
-            await self._finish(key, "retry", repr(err))
-            raise
-        await self._finish(key, "sent")
-        return Done()
-
-    async def _finish(self, key: str, status: str, error: str | None = None) -> None:
-        when = activity.info().current_attempt_scheduled_time
-        await self._db(lambda: self.store.finish_send(key, status=status, now=when,
-                                                      error=error))
+        # "done": already sent; "unknown": an earlier attempt died mid-send
+        return Done(changed=outcome == "sent")
 
     async def _start_webhook(self, url: str, input: TaskNoticeInput) -> None:
         body = json.dumps(self.payload(input), separators=(",", ":"))

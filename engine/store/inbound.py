@@ -9,7 +9,7 @@ email address to be enrolled with.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -208,8 +208,13 @@ class InboundLedger(TableAccess):
 
     # leases
 
-    def hold_lease(self, name: str, holder: str, *, ttl: timedelta, now: datetime) -> bool:
-        """Take or renew the named lease for `holder`; False while another holder has it."""
+    def hold_lease(self, name: str, holder: str, *, ttl: timedelta, now: datetime,
+                   gone: Callable[[str], bool] | None = None) -> bool:
+        """Take or renew the named lease for `holder`; False while another holder has it.
+
+        `gone` says whether a holder is known to be dead (a process of this machine that no
+        longer runs): its lease is taken at once instead of after it expires.
+        """
         now = as_utc(now, name="now")
         until = now + ttl
         taken = self._update(LeaseRow, (col(LeaseRow.name) == name) & (
@@ -217,7 +222,17 @@ class InboundLedger(TableAccess):
             holder=holder, expires_at=until)
         if taken:
             return True
-        return self._insert_once(LeaseRow(name=name, holder=holder, expires_at=until))
+        if self._insert_once(LeaseRow(name=name, holder=holder, expires_at=until)):
+            return True
+        if gone is None:
+            return False
+        with Session(self.engine) as session:
+            row = session.get(LeaseRow, name)
+            current = None if row is None else row.holder
+        if current is None or not gone(current):
+            return False
+        return bool(self._update(LeaseRow, (col(LeaseRow.name) == name) & (
+            col(LeaseRow.holder) == current), holder=holder, expires_at=until))
 
     def release_lease(self, name: str, holder: str) -> None:
         """Give the lease up at once (on a clean shutdown)."""

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index
+from sqlalchemy import JSON, Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from engine.leads import Phase
@@ -17,8 +17,14 @@ from engine.store.timestamps import UTCDateTime
 
 
 class SendStatus(StrEnum):
-    """Where one email send stands. Only `retry` may go back to `sending`."""
+    """Where one email send stands.
 
+    `queued`: claimed, nothing handed to the SMTP server yet (safe to send again).
+    `sending`: the message itself is going out; a row left here by a dead process has an
+    unknown outcome. Only `queued` moves to `sending`; `retry` goes back to `queued`.
+    """
+
+    QUEUED = "queued"
     SENDING = "sending"
     SENT = "sent"
     RETRY = "retry"
@@ -130,6 +136,9 @@ class EmailSendRow(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     attempts: int = 1
     links: list[str] = Field(default_factory=list, sa_type=JSON)
+    message: bytes | None = Field(default=None, sa_type=LargeBinary)
+    """The message as it went on the wire, kept until its outcome is known: an operator
+    re-sends exactly it (same Message-ID) when an outcome stays unknown."""
 
 
 class EmailClickRow(SQLModel, table=True):

@@ -445,3 +445,13 @@ async def test_the_ingestion_routes_are_documented(api: Stack) -> None:
     batch_schema = spec["paths"]["/v1/batch"]["post"]["requestBody"]["content"][
         "application/json"]["schema"]
     assert batch_schema["properties"]["batch"]["type"] == "array"
+
+
+async def test_health_counts_the_emails_whose_outcome_is_unknown(api: Stack) -> None:
+    from tests.worker.test_sends_cli import unknown_send
+
+    unknown_send(api.store, "lead-1:welcome", "ada@acme.io")
+
+    health = (await api.http.get("/health")).json()
+
+    assert health["emails_outcome_unknown"] == 1

@@ -10,6 +10,7 @@ import engine.mail
 def test_front_door_exports_exactly_the_public_api() -> None:
     assert sorted(engine.mail.__all__) == [
         "EmailContext",
+        "Handover",
         "MAIL_POLICY",
         "MailTransport",
         "MemoryTransport",

@@ -271,6 +271,23 @@ def test_a_released_lease_can_be_taken_at_once(store: Store, now: datetime) -> N
     assert store.hold_lease("relay", "b", ttl=ttl, now=now + timedelta(seconds=1))
 
 
+def test_a_lease_of_a_holder_known_to_be_gone_is_taken_at_once(
+    store: Store, now: datetime
+) -> None:
+    ttl = timedelta(minutes=5)
+    assert store.hold_lease("relay", "dead", ttl=ttl, now=now)
+    asked: list[str] = []
+
+    def gone(holder: str) -> bool:
+        asked.append(holder)
+        return holder == "dead"
+
+    assert not store.hold_lease("relay", "b", ttl=ttl, now=now, gone=lambda holder: False)
+    assert store.hold_lease("relay", "b", ttl=ttl, now=now, gone=gone)
+    assert asked == ["dead"]
+    assert not store.hold_lease("relay", "c", ttl=ttl, now=now, gone=gone)  # b lives
+
+
 def test_leases_of_different_names_are_independent(store: Store, now: datetime) -> None:
     ttl = timedelta(minutes=5)
 
