@@ -22,6 +22,8 @@ from engine.dsl.spec import PlaybookSpec
 from engine.errors import NurtureError
 from engine.settings import load_playbook, load_settings
 from worker.demo_report import DemoReport, Landmarks, caught_up, print_report
+from worker.dev_addresses import api_url as running_api_url
+from worker.dev_addresses import running
 from worker.event_send import write_key_for
 from worker.personas import WINDOW_DAYS, Journey, journeys
 
@@ -63,11 +65,13 @@ async def run_demo_with_stack(api: str | None, write_key: str | None, leads: int
     against an embedded `DevStack` in `data_dir` when none does."""
     settings = load_settings()
     playbook = load_playbook(settings.playbook)
-    api_url = (api or settings.api_base).rstrip("/")
+    api_url = running_api_url(settings, api, data_dir)
     if await _answers(api_url):
         outbox = data_dir / "outbox"
+        dev = running(data_dir)
         landmarks = Landmarks(docs_url=f"{api_url}/docs", data_dir=data_dir,
-                              outbox=outbox if outbox.is_dir() else None)
+                              outbox=outbox if outbox.is_dir() else None,
+                              ui_url=dev.ui_url if dev and dev.api_url == api_url else None)
         return await run_demo(api_url, write_key_for(settings, write_key, data_dir), leads,
                               seed, console, landmarks=landmarks, playbook=playbook)
     from temporalio.runtime import Runtime

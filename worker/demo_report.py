@@ -16,20 +16,23 @@ from rich.table import Column, Table
 
 from engine.dsl.spec import PlaybookSpec, SendStep
 from engine.leads import Phase
+from worker.dev_addresses import DEFAULT_API_URL, DEFAULT_UI_URL, data_dir_option
 from worker.personas import Journey
-
-DEV_UI_URL = "http://127.0.0.1:8233"  # `nurture dev` defaults: Temporal port 7233 + 1000
-DEV_API_URL = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True)
 class Landmarks:
-    """Where a user looks next: the Temporal Web UI, the API docs, the outbox of .eml files."""
+    """Where a user looks next: the Temporal Web UI, the API docs, the outbox of .eml files.
+
+    For a stack that is still running these are its own addresses (`ui_url` None when it
+    is not known, e.g. a production `nurture api`); an embedded stack has stopped, so the
+    addresses are those a later `nurture dev` listens on by default."""
 
     docs_url: str
     outbox: Path | None = None
     data_dir: Path = Path(".nurture")
     embedded: bool = False  # the stack stopped when the demo ended
+    ui_url: str | None = None
 
 
 @dataclass
@@ -171,30 +174,36 @@ def _print_suppressions(report: DemoReport, console: Console) -> None:
 
 def _print_next(report: DemoReport, console: Console) -> None:
     marks = report.landmarks
-    data = "" if marks.data_dir == Path(".nurture") else f" --data-dir {marks.data_dir}"
+    data = data_dir_option(marks.data_dir)
     sample = next((j for j in report.journeys
                    if report.lead(j).get("phase") in ("qualification", "acceleration")),
                   report.journeys[0])
-    api = "" if marks.embedded or report.api_url == DEV_API_URL else f" --api {report.api_url}"
     grid = Table.grid(Column(style="bold", no_wrap=True), Column(overflow="fold"),
                       padding=(0, 2))
+    workflow_ids = (f"workflow ids are lead:<lead>, e.g. lead:{report.journeys[0].lead_id}")
+    token = marks.data_dir / "inbox_token"
     if marks.embedded:
         grid.add_row("Keep going", f"the embedded stack has stopped; its state is kept in "
                      f"{marks.data_dir}: [cyan]nurture dev{data}[/] picks these leads up again")
-    grid.add_row("Temporal Web UI", f"{DEV_UI_URL} while `nurture dev` runs (or the address "
-                                    f"it printed); workflow ids are lead:<lead>, e.g. "
-                                    f"lead:{report.journeys[0].lead_id}")
-    grid.add_row("API docs", f"{DEV_API_URL}/docs" if marks.embedded else marks.docs_url)
-    inbox = f"{DEV_API_URL if marks.embedded else report.api_url}/inbox"
-    token = marks.data_dir / "inbox_token"
-    grid.add_row("Sales inbox", f"{inbox} while `nurture dev` runs; sign in with the manager "
-                                f"token in {token}, or a rep's from [cyan]nurture tasks token "
-                                "jordan[/]")
+        later = "once `nurture dev` runs (on its default ports; else the addresses it prints)"
+        grid.add_row("Temporal Web UI", f"{DEFAULT_UI_URL} {later}; {workflow_ids}")
+        grid.add_row("API docs", f"{DEFAULT_API_URL}/docs {later}")
+        grid.add_row("Sales inbox", f"{DEFAULT_API_URL}/inbox {later}; sign in with the "
+                                    f"manager token in {token}, or a rep's from [cyan]nurture "
+                                    f"tasks token jordan{data}[/]")
+    else:
+        grid.add_row("Temporal Web UI", f"{marks.ui_url}; {workflow_ids}" if marks.ui_url
+                     else f"the Temporal Web UI of the server the worker uses; {workflow_ids}")
+        grid.add_row("API docs", marks.docs_url)
+        grid.add_row("Sales inbox", f"{report.api_url}/inbox; sign in with the manager token "
+                                    f"in {token}, or a rep's from [cyan]nurture tasks token "
+                                    f"jordan{data}[/]")
     if marks.outbox is not None:
         count = len(list(marks.outbox.glob("*.eml"))) if marks.outbox.is_dir() else 0
         grid.add_row("Outbox", f"{marks.outbox} ({count} .eml file{'s' * (count != 1)} from "
                                "the SMTP sink)")
     grid.add_row("One lead", f"GET /v1/leads/{sample.lead_id}")
+    api = "" if marks.embedded else f" --api {report.api_url}"
     grid.add_row("Send an event", f"[cyan]nurture event send {sample.lead_id} "
                                   f"\"Demo Requested\"{api}{data}[/]")
     console.print("[bold]Where to look next[/]")

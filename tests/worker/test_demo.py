@@ -19,6 +19,7 @@ from engine.store import InboundRow
 from tests.stack import WRITE_KEY, Stack, running_stack
 from worker.cli import app
 from worker.demo import WriteKeyRefused, requests_for, run_demo
+from worker.demo_report import DemoReport, Landmarks, print_report
 from worker.personas import COMPETITOR_DOMAIN, journeys
 from workflows import PLAYBOOK
 from workflows.scoring import COMPETITORS
@@ -147,3 +148,20 @@ async def test_the_command_says_in_one_line_how_to_find_the_write_key(tmp_path: 
     error = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and "refused the write key" in error[0]
     assert str(tmp_path / "write_key") in error[0]
+
+
+def test_where_to_look_next_names_the_running_stack_s_own_addresses(tmp_path: Path) -> None:
+    cast = journeys(3, seed=1)
+    marks = Landmarks(docs_url="http://127.0.0.1:8123/docs", data_dir=tmp_path,
+                      ui_url="http://127.0.0.1:9233")
+    report = DemoReport(api_url="http://127.0.0.1:8123", seed=1, journeys=cast, leads={},
+                        calls=0, settled=True, seconds=1.0, landmarks=marks)
+    out = io.StringIO()
+
+    print_report(report, Console(file=out, width=300))
+
+    text = out.getvalue()
+    assert "Temporal Web UI  http://127.0.0.1:9233;" in text
+    assert "Sales inbox      http://127.0.0.1:8123/inbox;" in text
+    assert f"nurture tasks token jordan --data-dir {tmp_path}" in text
+    assert ":8233" not in text and ":8000" not in text
