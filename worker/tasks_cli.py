@@ -136,7 +136,8 @@ def _text(value: Any) -> Text:
 @tasks_app.command("list")
 def list_tasks(
     status: Annotated[str, typer.Option(
-        "--status", help="open, accepted, rejected, recycled or all.")] = "open",
+        "--status", help="open, accepted, rejected, recycled, all; dismissed for "
+                         "alerts.")] = "open",
     owner: Annotated[str | None, typer.Option("--owner", help="Only this rep's tasks.")] = None,
     tier: Annotated[int | None, typer.Option("--tier", min=1, max=3, help="1, 2 or 3.")] = None,
     kind: Annotated[str, typer.Option("--kind", help="escalation or alert.")] = "escalation",

@@ -19,6 +19,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -214,6 +215,28 @@ class SalesDesk:
                 self._down_until = time.monotonic() + DeskUnavailable.retry_after
             raise DeskUnavailable(f"Temporal could not take the answer: {err.message}; "
                                   "nothing changed") from None
+
+    async def dismiss(self, viewer: Viewer, task_id: str) -> SalesTaskRow:
+        """Mark an alert read and done: only its owner may, and it leaves the open list.
+
+        Alerts need no answer and no workflow waits on them, so the store alone records
+        it; an escalation is answered (accept, reject, recycle), never dismissed."""
+        task = await self.get(viewer, task_id)
+        if task.kind != "alert":
+            raise FeedbackRefused(f"task {task_id!r} is an escalation: answer it (accept, "
+                                  "reject or recycle) instead of dismissing it")
+        if task.owner != viewer.user_id:
+            raise NotAllowed(f"only the alert's owner ({task.owner or 'nobody'}) may dismiss "
+                             "it; nothing changed")
+        if task.status != "open":
+            raise TaskClosed(f"alert {task.id!r} was already {closed_message(task)}; "
+                             "nothing changed")
+        if not await asyncio.to_thread(self.store.dismiss_alert, task.id,
+                                       at=datetime.now(UTC), by=viewer.user_id):
+            current = await self.get(viewer, task_id)  # dismissed a moment ago, elsewhere
+            raise TaskClosed(f"alert {task.id!r} was already {closed_message(current)}; "
+                             "nothing changed")
+        return await self.get(viewer, task_id)
 
     async def _client(self) -> Client:
         try:

@@ -143,6 +143,69 @@ async def test_the_alerts_tab_lists_the_reps_alerts_without_an_sla(desk: Desk) -
     assert "ana:alert:7" not in (await desk.http.get("/inbox?status=alerts")).text
 
 
+def rows(html: str) -> list[str]:
+    return re.findall(r'data-testid="task-row" data-task-id="([^"]+)"', html)
+
+
+async def test_the_owner_dismisses_an_alert_and_it_leaves_the_alerts_list(desk: Desk) -> None:
+    await sign_in(desk.http, desk.tokens["jordan"])
+    alerts = (await desk.http.get("/inbox", params={"status": "alerts"})).text
+    assert 'action="/inbox/tasks/ana:alert:7/dismiss"' in alerts
+
+    done = await desk.http.post("/inbox/tasks/ana:alert:7/dismiss",
+                                data={"csrf": csrf(alerts)})
+
+    assert done.status_code == 303 and done.headers["location"] == "/inbox?status=alerts"
+    after = await desk.http.get("/inbox", params={"status": "alerts"})
+    assert rows(after.text) == [] and flash(after.text).startswith("Alert dismissed")
+    assert 'data-testid="dismissed-link"' in after.text
+    dismissed = (await desk.http.get("/inbox", params={"status": "dismissed"})).text
+    assert rows(dismissed) == ["ana:alert:7"] and "status-dismissed" in dismissed
+    assert 'data-testid="dismiss"' not in dismissed
+    row = desk.row("ana:alert:7")
+    assert row["status"] == "dismissed" and row["closed_by"] == "jordan"
+    assert [e["kind"] for e in row["timeline"]][-1] == "dismissed"
+    again = await desk.http.post("/inbox/tasks/ana:alert:7/dismiss",
+                                 data={"csrf": csrf(alerts)})
+    assert again.status_code == 409 and "already dismissed" in flash(again.text)
+
+
+async def test_dismissing_needs_the_csrf_token_and_the_alerts_owner(desk: Desk) -> None:
+    await sign_in(desk.http, desk.tokens["jordan"])
+    forged = await desk.http.post("/inbox/tasks/ana:alert:7/dismiss", data={"csrf": "nope"})
+    assert forged.status_code == 403 and desk.row("ana:alert:7")["status"] == "open"
+
+    await sign_in(desk.http, desk.tokens["sam"])  # another rep: the alert is not there
+    page = (await desk.http.get("/inbox")).text
+    other = await desk.http.post("/inbox/tasks/ana:alert:7/dismiss", data={"csrf": csrf(page)})
+    assert other.status_code == 404 and desk.row("ana:alert:7")["status"] == "open"
+
+    await sign_in(desk.http, desk.tokens["priya"])  # a manager sees it, but it is jordan's
+    alerts = (await desk.http.get("/inbox", params={"status": "alerts"})).text
+    assert rows(alerts) == ["ana:alert:7"] and 'data-testid="dismiss"' not in alerts
+    manager = await desk.http.post("/inbox/tasks/ana:alert:7/dismiss",
+                                   data={"csrf": csrf(alerts)})
+    assert manager.status_code == 403 and "owner (jordan) may dismiss it" in flash(manager.text)
+    escalation = await desk.http.post("/inbox/tasks/cy:escalation:3/dismiss",
+                                      data={"csrf": csrf(alerts)})
+    assert escalation.status_code == 409 and desk.row("cy:escalation:3")["status"] == "open"
+    assert desk.row("ana:alert:7")["status"] == "open"
+
+
+async def test_an_alert_is_dismissed_from_its_own_page(desk: Desk) -> None:
+    await sign_in(desk.http, desk.tokens["jordan"])
+    page = (await desk.http.get("/inbox/tasks/ana:alert:7")).text
+    assert 'data-testid="dismiss"' in page
+
+    done = await desk.http.post("/inbox/tasks/ana:alert:7/dismiss",
+                                data={"csrf": csrf(page), "back": "task"})
+
+    assert done.headers["location"] == "/inbox/tasks/ana:alert:7"
+    after = (await desk.http.get("/inbox/tasks/ana:alert:7")).text
+    assert flash(after).startswith("Alert dismissed") and 'data-testid="dismiss"' not in after
+    assert "Dismissed on" in after and "by jordan" in after
+
+
 async def test_a_manager_sees_everyones_tasks_and_overdue_ones_first(desk: Desk) -> None:
     await sign_in(desk.http, desk.tokens["priya"])
     page = (await desk.http.get("/inbox")).text

@@ -257,6 +257,30 @@ async def test_an_alert_cannot_be_answered(desk: Desk) -> None:
     assert response.status_code == 409 and "alert" in response.json()["error"]
 
 
+async def test_the_owner_dismisses_an_alert_over_the_api_and_it_leaves_the_open_list(
+        desk: Desk) -> None:
+    listed = await desk.http.get("/sales/tasks", params={"kind": "alert"},
+                                 headers=desk.auth("jordan"))
+    assert ids(listed) == ["ana:alert:7"]
+    for user, code in (("sam", 404), ("priya", 403)):  # another rep; a manager, not its owner
+        refused = await desk.http.post("/sales/tasks/ana:alert:7/dismiss",
+                                       headers=desk.auth(user))
+        assert refused.status_code == code, refused.text
+    escalation = await desk.http.post("/sales/tasks/ana:escalation:2/dismiss",
+                                      headers=desk.auth("jordan"))
+    assert escalation.status_code == 409 and "accept, reject or recycle" in escalation.text
+
+    done = await desk.http.post("/sales/tasks/ana:alert:7/dismiss", headers=desk.auth("jordan"))
+
+    assert done.status_code == 200 and done.json()["task"]["status"] == "dismissed"
+    assert ids(await desk.http.get("/sales/tasks", params={"kind": "alert"},
+                                   headers=desk.auth("jordan"))) == []
+    assert ids(await desk.http.get("/sales/tasks", params={"kind": "alert", "status": "dismissed"},
+                                   headers=desk.auth("jordan"))) == ["ana:alert:7"]
+    twice = await desk.http.post("/sales/tasks/ana:alert:7/dismiss", headers=desk.auth("jordan"))
+    assert twice.status_code == 409 and "already dismissed" in twice.json()["error"]
+
+
 async def test_while_temporal_is_down_an_answer_is_503_with_retry_after_and_changes_nothing(
         desk: Desk) -> None:
     before = desk.row("ana:escalation:2")
