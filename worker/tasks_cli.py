@@ -186,15 +186,21 @@ def list_tasks(
 @tasks_app.command("show")
 def show(task_id: IdArgument, as_json: JsonOption = False,
          data_dir: DataDirOption = None) -> None:
-    """One task: the handoff package, its own timeline and the lead's timeline."""
+    """One task: the handoff package, its own timeline and the lead's timeline, with times
+    in the owner's time zone."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from engine.api.sales import detail_json
+    from engine.client import Viewer
 
-    detail = _run(lambda desk, viewer: desk.detail(viewer, task_id), data_dir)
+    async def look(desk: SalesDesk, viewer: Viewer) -> tuple[Any, str]:
+        detail = await desk.detail(viewer, task_id)
+        return detail, desk.timezone(Viewer(detail.task.owner or viewer.user_id))
+
+    detail, zone = _run(look, data_dir)
     body = detail_json(detail)
     if as_json:
         typer.echo(json.dumps(body, indent=2))
@@ -210,7 +216,7 @@ def show(task_id: IdArgument, as_json: JsonOption = False,
     facts.add_row("lead", _text(f"{name or lead.get('email') or task['lead_id']} — "
                                 f"{lead.get('title') or ''} {lead.get('company') or ''}"))
     facts.add_row("owner", _text(task["owner_name"] or task["owner"] or "unassigned"))
-    facts.add_row("due", _when(task["due_at"]) or "—")
+    facts.add_row("due", _when(task["due_at"], zone) or "—")
     facts.add_row("why now", _text(task["reason"]))
     facts.add_row("opener", _text(task["opener"]))
     for key, value in (task["handoff"] or {}).items():
@@ -222,15 +228,20 @@ def show(task_id: IdArgument, as_json: JsonOption = False,
                            (f"lead timeline (from the {body['lead_timeline']['source']})",
                             body["lead_timeline"]["entries"])):
         table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
-        for column in ("at", "what", "detail"):
+        for column in ("at", "who", "what"):
             table.add_column(column, overflow="fold")
         for entry in entries[-30:]:
-            table.add_row(_when(entry["at"]), _text(entry["kind"]), _text(entry["detail"]))
+            table.add_row(_when(entry["at"], zone), _text(entry["kind"]),
+                          _text(entry["detail"]))
         console.print(table)
 
 
-def _when(iso: str | None) -> str:
-    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC") if iso else ""
+def _when(iso: str | None, zone: str) -> str:
+    """A time as the task's owner reads it, e.g. '2026-03-10 09:30 EST'."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo(zone)).strftime(
+        "%Y-%m-%d %H:%M %Z") if iso else ""
 
 
 def _answer(task_id: str, action: str, data_dir: Path | None, *, reason: str | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,9 +111,11 @@ def test_show_prints_the_handoff_package_and_both_timelines(env: dict[str, str])
 
     text = nurture(env, "show", "ana:escalation:2")
     assert text.exit_code == 0
-    for part in ("Tier 1", "Ana Ruiz", "Jordan Lee", "likely pain", "pricing_page_viewed",
+    for part in ("Tier 1", "Ana Ruiz", "Jordan Lee", "likely pain",
                  "lead timeline (from the store)"):
         assert part in text.stdout, part
+    # In the owner's words and zone: Jordan works from New York.
+    assert re.search(r"\d\d:\d\d E[SD]T +lead +viewed the pricing page", text.stdout)
 
     missing = nurture(env, "show", "nope:escalation:1")
     assert missing.exit_code == 1 and "no task 'nope:escalation:1'" in missing.stderr

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.engine.api.test_sales_api import XSS, Desk, escalated, seeded_app
-from tests.stack import Stack
+from tests.stack import Stack, identify
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
@@ -252,7 +252,7 @@ async def test_the_task_page_shows_the_whole_handoff_package(desk: Desk) -> None
                  "A fit 500-person saas company Acme in US", "accelerating",
                  "Raj Patel (CFO)", "reactivation in 90 days",
                  "Saw you asked for a demo — what prompted it?", "Tier 1", "Jordan Lee",
-                 "territory US", "pricing_page_viewed", "From the database"):
+                 "territory US", "viewed the pricing page", "From the database"):
         assert text in html.replace("&#39;", "'"), text
     assert re.search(r'data-testid="sla">due in 2[23] min<', html)
     assert 'data-testid="reject-reason"' in html and "Duplicate record — suppressed" in html
@@ -340,6 +340,33 @@ async def test_a_rep_accepts_from_the_inbox_and_sees_the_confirmation(stack: Sta
     assert flash(again.text) == ""  # the confirmation is shown once
     row = stack.store.sales_task(task.id)
     assert row is not None and row.status == "accepted" and row.outcome_note == "call booked"
+
+
+async def test_the_lead_timeline_tells_behaviour_in_the_reps_words_and_time_zone(
+        stack: Stack) -> None:
+    await stack.send("/v1/identify", identify("kim", country="DE"))
+    await stack.send("/v1/group", {"userId": "kim", "groupId": "acme",
+                                   "traits": {"name": "Acme Analytics"}})
+    await stack.send("/v1/page", {"userId": "kim", "properties": {"path": "/pricing"}})
+    await stack.send("/v1/track", {"userId": "kim", "event": "Case Study Downloaded",
+                                   "properties": {"title": "Lakeside <b>Health</b>"}})
+    task = await escalated(stack, "kim", country="DE")
+    assert task.owner == "lena"  # Europe/Berlin, in the shipped routing rules
+    await sign_in(stack.http, stack.store.issue_token("lena", now=datetime.now(UTC)))
+
+    page = (await stack.http.get(f"/inbox/tasks/{task.id}")).text
+
+    timeline = page[page.index('data-testid="lead-timeline"'):]
+    lines = [" ".join(re.sub(r"<[^>]+>", " ", line).split()) for line in
+             re.findall(r'<tr data-testid="lead-line">(.*?)</tr>', timeline, re.S)]
+    said = [line.split(" ", 3)[3] for line in lines]  # after "YYYY-MM-DD HH:MM ZONE"
+    for wanted in ("lead viewed the pricing page", "lead requested a demo",
+                   "lead downloaded a case study “Lakeside &lt;b&gt;Health&lt;/b&gt;”",
+                   "nurture became a lead (source: unknown)", "nurture handed to sales, tier 1"):
+        assert wanted in said, (wanted, said)
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d CES?T ", line) for line in lines)
+    for internal in ("changed:", "playbook", "profile", "fit:", "intent:", "score"):
+        assert internal not in timeline, internal
 
 
 async def test_a_rep_rejects_for_timing_with_a_date_from_the_inbox(stack: Stack) -> None:

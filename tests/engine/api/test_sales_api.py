@@ -328,7 +328,8 @@ async def test_a_task_carries_its_handoff_package_and_both_timelines(desk: Desk)
     assert body["related_contacts"] == ["Raj Patel (CFO)"]
     timeline = body["lead_timeline"]
     assert timeline["source"] == "store"  # Temporal is unreachable here
-    assert [e["kind"] for e in timeline["entries"]] == ["pricing_page_viewed", "opened"]
+    assert [(e["kind"], e["detail"]) for e in timeline["entries"]] == [
+        ("lead", "viewed the pricing page")]  # the task's own moments are on its timeline
 
 
 async def test_task_ids_route_with_colons_and_slashes_plain_or_url_encoded(desk: Desk) -> None:
@@ -377,7 +378,8 @@ async def test_the_owner_accepts_and_a_second_answer_is_409_and_changes_nothing(
 
     detail = await stack.http.get(url, headers=owner)
     assert detail.status_code == 200 and detail.json()["lead_timeline"]["source"] == "workflow"
-    assert "escalation" in [e["kind"] for e in detail.json()["lead_timeline"]["entries"]]
+    assert "handed to sales, tier 1" in [
+        e["detail"] for e in detail.json()["lead_timeline"]["entries"]]
 
     accepted = await stack.http.post(f"{url}/accept", json={"note": "booked a call"},
                                      headers=owner)
