@@ -204,20 +204,23 @@ def event_send(
         prop: Annotated[list[str] | None, typer.Option(
             "--prop", help="A property as key=value (repeatable).")] = None,
         api: Annotated[str | None, typer.Option(
-            "--api", help="API address (default NURTURE_API_URL or NURTURE_BASE_URL).")] = None,
+            "--api", help="API address (default NURTURE_API_URL or NURTURE_BASE_URL, else "
+                          "the `nurture dev` running from --data-dir).")] = None,
         write_key: Annotated[str | None, typer.Option(
             "--write-key", help="Write key (default NURTURE_WRITE_KEYS or the one "
                                 "`nurture dev` keeps).")] = None,
         data_dir: Annotated[Path, typer.Option(
-            "--data-dir", help="Where `nurture dev` keeps its write key.")] = Path(".nurture"),
+            "--data-dir", help="Where `nurture dev` keeps its write key and its "
+                               "address.")] = Path(".nurture"),
 ) -> None:
     """Send one event for a lead through the HTTP API, as a producer would."""
+    from worker.dev_addresses import api_url
     from worker.event_send import parse_props, send_event, write_key_for
 
     try:
         settings = load_settings()
         key = write_key_for(settings, write_key, data_dir)
-        message_id = send_event(api or settings.api_base, key, lead_id, event,
+        message_id = send_event(api_url(settings, api, data_dir), key, lead_id, event,
                                 parse_props(prop or []))
     except NurtureError as err:
         raise _fail(str(err)) from None
@@ -285,7 +288,8 @@ def dev(
 def demo(
     api: Annotated[str | None, typer.Option(
         "--api", help="API of a running `nurture dev` (default NURTURE_API_URL or "
-                      "NURTURE_BASE_URL); if none answers, an embedded stack is started.")] = None,
+                      "NURTURE_BASE_URL, else the one running from --data-dir); if none "
+                      "answers, an embedded stack is started.")] = None,
     write_key: Annotated[str | None, typer.Option(
         "--write-key", help="Write key (default NURTURE_WRITE_KEYS or the one `nurture dev` "
                             "keeps).")] = None,

@@ -9,7 +9,8 @@ embedded stack it starts and stops itself.
 from __future__ import annotations
 
 import asyncio
-import itertools
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from engine.dsl.spec import PlaybookSpec
 from engine.errors import NurtureError
 from engine.settings import load_playbook, load_settings
 from worker.demo_report import DemoReport, Landmarks, caught_up, print_report
+from worker.dev_addresses import api_url as running_api_url
+from worker.dev_addresses import running
 from worker.event_send import write_key_for
 from worker.personas import WINDOW_DAYS, Journey, journeys
 
@@ -47,9 +50,9 @@ async def run_demo(api_url: str, write_key: str, leads: int, seed: int, console:
         api = _Api(http, landmarks.data_dir / "write_key")
         # Ask once before sending anything, so a wrong key fails fast and leaves no trace.
         await api.call("GET", f"/v1/leads/{cast[0].lead_id}", ok=(200, 404))
-        calls = await _replay(api, cast, datetime.now(UTC), console)
-        states, settled = await _settle(api, cast, console,
-                                        settle_seconds or max(SETTLE_SECONDS, 2.0 * leads))
+        seconds = settle_seconds or max(SETTLE_SECONDS, 2.0 * leads)
+        calls = await _replay(api, cast, datetime.now(UTC), console, seconds)
+        states, settled = await _settle(api, cast, console, seconds)
     report = DemoReport(api_url=api_url, seed=seed, journeys=cast, leads=states, calls=calls,
                         settled=settled, landmarks=landmarks, playbook=playbook,
                         seconds=asyncio.get_running_loop().time() - started)
@@ -63,11 +66,13 @@ async def run_demo_with_stack(api: str | None, write_key: str | None, leads: int
     against an embedded `DevStack` in `data_dir` when none does."""
     settings = load_settings()
     playbook = load_playbook(settings.playbook)
-    api_url = (api or settings.api_base).rstrip("/")
+    api_url = running_api_url(settings, api, data_dir)
     if await _answers(api_url):
         outbox = data_dir / "outbox"
+        dev = running(data_dir)
         landmarks = Landmarks(docs_url=f"{api_url}/docs", data_dir=data_dir,
-                              outbox=outbox if outbox.is_dir() else None)
+                              outbox=outbox if outbox.is_dir() else None,
+                              ui_url=dev.ui_url if dev and dev.api_url == api_url else None)
         return await run_demo(api_url, write_key_for(settings, write_key, data_dir), leads,
                               seed, console, landmarks=landmarks, playbook=playbook)
     from temporalio.runtime import Runtime
@@ -102,14 +107,36 @@ async def _answers(api_url: str) -> bool:
         return False
 
 
-def requests_for(journey: Journey, now: datetime) -> list[tuple[str, dict[str, Any]]]:
-    """The HTTP requests that carry a journey: the anonymous visits in one `/v1/batch` (a
-    browser SDK flushes its queue like that), then one request per call to its route."""
-    calls = journey.calls(now)
-    anonymous = list(itertools.takewhile(lambda call: "userId" not in call, calls))
-    sent: list[tuple[str, dict[str, Any]]] = [("/v1/batch", {"batch": anonymous})] \
-        if anonymous else []
-    return sent + [(f"/v1/{call['type']}", call) for call in calls[len(anonymous):]]
+def request_for(journey: Journey, now: datetime) -> dict[str, Any]:
+    """The `/v1/batch` body that carries a journey: its whole script, oldest call first (the
+    anonymous visits, the identify, then the rest), as a server-side import sends history.
+
+    One request is one transaction in the inbound ledger, so the relay hands the lead's
+    workflow the whole script in one delivery. Spread over requests, the calls would reach
+    the workflow in as many pieces as the relay's passes happened to cut, and a lead whose
+    case-study download arrived while it waited for one would take another path than one
+    that had it before: the same seed would give another report."""
+    return {"batch": journey.calls(now)}
+
+
+def waves(cast: list[Journey]) -> list[list[Journey]]:
+    """The cast in rounds, each lead in the round after its colleagues cast before it (same
+    email domain), oldest journeys first within a round.
+
+    A lead looks for colleagues once, when it is enrolled, and tells them; two colleagues
+    enrolled at the same moment may each find the other, or neither. Played round by
+    round, with each round settled before the next starts, every lead finds exactly the
+    colleagues cast before it."""
+    rounds: list[list[Journey]] = []
+    earlier: Counter[str] = Counter()
+    for journey in cast:
+        domain = journey.email.rpartition("@")[2]
+        number = earlier[domain]
+        earlier[domain] += 1
+        if number == len(rounds):
+            rounds.append([])
+        rounds[number].append(journey)
+    return [sorted(wave, key=lambda j: (-j.days_ago[0], j.number)) for wave in rounds]
 
 
 class _Api:
@@ -157,30 +184,47 @@ class _Api:
                             f"{response.request.method} {response.request.url.path}: {detail}")
 
 
-async def _replay(api: _Api, cast: list[Journey], now: datetime, console: Console) -> int:
-    """Send every journey, oldest first, a few at once; the number of calls sent."""
-    plans = sorted(((j, requests_for(j, now)) for j in cast), key=lambda p: -p[0].days_ago[0])
-    total = sum(len(body.get("batch", [body])) for _, plan in plans for _, body in plan)
+async def _replay(api: _Api, cast: list[Journey], now: datetime, console: Console,
+                  seconds: float) -> int:
+    """Send every journey, round by round (`waves`), a few at once; the number of calls.
+    Between rounds the engine settles (at most `seconds` a round)."""
+    rounds = waves(cast)
+    total = sum(len(journey.calls(now)) for journey in cast)
     limit = asyncio.Semaphore(LEADS_AT_ONCE)
     bar = progress.Progress(
         progress.SpinnerColumn(), progress.TextColumn("{task.description}"),
         progress.BarColumn(), progress.MofNCompleteColumn(), progress.TextColumn("calls"),
         progress.TimeElapsedColumn(), console=console)
 
-    async def play(plan: list[tuple[str, dict[str, Any]]]) -> None:
+    async def play(journey: Journey) -> None:
         async with limit:
-            for path, body in plan:
-                await api.call("POST", path, body)
-                bar.advance(task, len(body.get("batch", [body])))
+            body = request_for(journey, now)
+            await api.call("POST", "/v1/batch", body)
+            bar.advance(task, len(body["batch"]))
 
     with bar:
-        task = bar.add_task(f"Replaying {WINDOW_DAYS} days of behavior", total=total)
-        await asyncio.gather(*(play(plan) for _, plan in plans))
+        description = f"Replaying {WINDOW_DAYS} days of behavior"
+        task = bar.add_task(description, total=total)
+        for number, wave in enumerate(rounds):
+            if number:  # the colleagues of this round's leads have settled first
+                bar.update(task, description=f"{description}: colleagues, round {number + 1}")
+                await _calm(api, rounds[number - 1], seconds)
+            await asyncio.gather(*(play(journey) for journey in wave))
+        bar.update(task, description=description)
     return total
 
 
 async def _settle(api: _Api, cast: list[Journey], console: Console, seconds: float
                   ) -> tuple[dict[str, dict[str, Any]], bool]:
+    """Wait until the engine has caught up with the whole cast; the last answers and
+    whether that happened within `seconds`."""
+    with console.status("Waiting for the relay to deliver and the workflows to react…") as status:
+        return await _calm(api, cast, seconds, status.update)
+
+
+async def _calm(api: _Api, cast: list[Journey], seconds: float,
+                show: Callable[[str], object] | None = None
+                ) -> tuple[dict[str, dict[str, Any]], bool]:
     """Wait until nothing awaits delivery, every lead's workflow has all its events and two
     looks in a row agree; the last answers and whether that happened within `seconds`."""
     loop = asyncio.get_running_loop()
@@ -194,22 +238,22 @@ async def _settle(api: _Api, cast: list[Journey], console: Console, seconds: flo
             response = await api.call("GET", f"/v1/leads/{journey.lead_id}", ok=(200, 404))
         states[journey.lead_id] = response.json() if response.status_code == 200 else {}
 
-    with console.status("Waiting for the relay to deliver and the workflows to react…") as status:
-        while loop.time() < deadline:
-            health = await api.call("GET", "/health")
-            backlog = int(health.json().get("backlog", 0))
-            missing = [j for j in cast if not caught_up(j, states.get(j.lead_id, {}))]
-            if backlog == 0:
-                # Ask only about leads still missing events; then everyone, until it is calm.
-                await asyncio.gather(*(look(j) for j in missing or cast))
-                if not missing:
-                    now = {lead_id: _outline(state) for lead_id, state in states.items()}
-                    if now == before:
-                        return states, True
-                    before = now
-            status.update(f"Waiting for the engine: {backlog} calls to deliver, "
-                          f"{len(cast) - len(missing)}/{len(cast)} leads have all their events")
-            await asyncio.sleep(1.0)
+    while loop.time() < deadline:
+        health = await api.call("GET", "/health")
+        backlog = int(health.json().get("backlog", 0))
+        missing = [j for j in cast if not caught_up(j, states.get(j.lead_id, {}))]
+        if backlog == 0:
+            # Ask only about leads still missing events; then everyone, until it is calm.
+            await asyncio.gather(*(look(j) for j in missing or cast))
+            if not missing:
+                now = {lead_id: _outline(state) for lead_id, state in states.items()}
+                if now == before:
+                    return states, True
+                before = now
+        if show is not None:
+            show(f"Waiting for the engine: {backlog} calls to deliver, "
+                 f"{len(cast) - len(missing)}/{len(cast)} leads have all their events")
+        await asyncio.sleep(1.0)
     await asyncio.gather(*(look(j) for j in cast))
     return states, False
 

@@ -32,6 +32,7 @@ from engine.dsl.spec import PlaybookSpec
 from engine.errors import ConfigError, NurtureError
 from engine.settings import Settings, load_playbook, load_settings
 from engine.store import Store, mask_password
+from worker.dev_addresses import DevAddresses, data_dir_option, forget, keep
 from worker.run import serve_worker
 from worker.serve import serve_api
 from worker.smtp_sink import SMTPSink
@@ -225,6 +226,11 @@ class DevStack:
             failure = api.exception() if api.done() and not api.cancelled() else None
             raise ConfigError(f"the API did not start on {self.api_url}"
                               + (f": {failure}" if failure else ""))
+        # Other commands read where this stack listens (its ports may not be the defaults).
+        keep(self.data_dir, DevAddresses(api_url=self.api_url, ui_url=self.ui_url,
+                                         temporal_address=self.temporal_address,
+                                         pid=os.getpid()))
+        self._exits.callback(forget, self.data_dir, os.getpid())
 
     async def _start_mail(self, settings: Settings) -> Settings:
         if settings.smtp_host:
@@ -286,9 +292,10 @@ def banner(stack: DevStack) -> str:
                     f"log {stack.temporal_log})")
     else:
         temporal = f"{stack.temporal_address}  (from TEMPORAL_ADDRESS)"
+    here = data_dir_option(stack.data_dir)
     rows = [("API", stack.api_url), ("API docs", stack.docs_url),
             ("Sales inbox", f"{stack.api_url}/inbox  (manager token {stack.inbox_token}; "
-                            "`nurture tasks token REP` makes a rep's)")]
+                            f"`nurture tasks token REP{here}` makes a rep's)")]
     if stack.ui_url:
         rows.append(("Temporal UI", stack.ui_url))
     rows.append(("Temporal", temporal))
@@ -301,7 +308,8 @@ def banner(stack: DevStack) -> str:
     return "\n".join([
         "nurture dev is running (Ctrl-C stops it)", "",
         *(f"  {label:<12} {value}" for label, value in rows), "",
-        "Next: `nurture demo` plays a lead through it; `nurture event send` sends an event."])
+        f"Next: `nurture demo{here}` plays leads through it; `nurture event send LEAD EVENT"
+        f"{here}` sends an event; `nurture tasks list{here}` shows the sales tasks."])
 
 
 async def run_dev(stack: DevStack, echo: Callable[[str], None]) -> None:

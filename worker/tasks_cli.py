@@ -4,9 +4,14 @@
     nurture tasks show 'lead-42:escalation:7'
     nurture tasks reject 'lead-42:escalation:7' --reason timing_not_active --until 2026-09-01
     nurture tasks token jordan            # prints a new sign-in token, once
+    nurture tasks list --data-dir ~/nurture-data   # the stack `nurture dev --data-dir` runs
 
 The command works as the manager "cli" (it sees every task) through the same sales desk
 as the inbox and the API: answers go to the lead's workflow, which alone changes the task.
+It reads the database `nurture dev` keeps in its data folder (`--data-dir`, default
+`.nurture`), and talks to that stack's Temporal server while it runs; NURTURE_DATABASE_URL
+and TEMPORAL_ADDRESS, when set, win (as they do for `nurture dev`). A folder without a
+database is an error, never an empty inbox.
 Exit codes: 0 done, 1 refused (unknown or closed task, Temporal down), 2 bad input.
 """
 
@@ -17,11 +22,13 @@ import json
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from engine.errors import NurtureError
+from worker.dev_addresses import DEFAULT_DATA_DIR
 
 # The desk pulls in Temporal and rich takes a while to load; `nurture --help` and the other
 # commands (`nurture simulate`) should not wait for them.
@@ -29,6 +36,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from engine.client import SalesDesk, Viewer
+    from engine.settings import Settings
     from engine.store import Store
 
 tasks_app = typer.Typer(help="Work sales tasks: list, show, accept, reject, recycle; issue "
@@ -40,6 +48,10 @@ T = TypeVar("T")
 IdArgument = Annotated[str, typer.Argument(help="Task id, e.g. 'lead-42:escalation:7'.")]
 NoteOption = Annotated[str, typer.Option("--note", help="A note for the task's timeline.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DataDirOption = Annotated[Path | None, typer.Option(
+    "--data-dir", help="The folder `nurture dev --data-dir` uses (its database, and its "
+                       "Temporal server while it runs) [default: .nurture]",
+    file_okay=False)]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -47,13 +59,43 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-@contextmanager
-def _store() -> Iterator[Store]:
+def _settings(data_dir: Path | None) -> Settings:
+    """The settings `nurture dev --data-dir` would give its own processes, for what the
+    environment leaves unset: the folder's database, the running stack's Temporal server
+    and address. Exit 2 when there is no database to read."""
     from engine.settings import load_settings
+    from worker.dev_addresses import running
+
+    try:
+        settings = load_settings()
+    except NurtureError as err:
+        raise _fail(str(err), 2) from None
+    given, folder = settings.model_fields_set, data_dir or DEFAULT_DATA_DIR
+    update: dict[str, Any] = {}
+    if "database_url" not in given:
+        database = folder / "nurture.db"
+        if not database.is_file():
+            where = (f"--data-dir {folder} holds no nurture database" if data_dir else
+                     f"there is no nurture database in {folder}/ (the default data folder)")
+            raise _fail(f"{where}. Pass --data-dir with the folder `nurture dev --data-dir` "
+                        "uses, set NURTURE_DATABASE_URL, or start `nurture dev` there "
+                        "first", 2)
+        update["database_url"] = f"sqlite:///{database}"
+    dev = running(folder)
+    if dev is not None:
+        if "temporal_address" not in given:
+            update["temporal_address"] = dev.temporal_address
+        if "base_url" not in given:
+            update["base_url"] = dev.api_url
+    return settings.model_copy(update=update)
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[Store]:
     from worker.serve import open_store
 
     try:
-        store = open_store(load_settings())
+        store = open_store(settings)
     except NurtureError as err:
         raise _fail(str(err)) from None
     try:
@@ -62,15 +104,17 @@ def _store() -> Iterator[Store]:
         store.dispose()
 
 
-def _run(work: Callable[[SalesDesk, Viewer], Coroutine[Any, Any, T]]) -> T:
-    """Run `work` with a desk over the configured store, playbook and Temporal, as the
-    manager "cli"; desk errors become the exit codes in the module's docstring."""
+def _run(work: Callable[[SalesDesk, Viewer], Coroutine[Any, Any, T]],
+         data_dir: Path | None) -> T:
+    """Run `work` with a desk over the store, playbook and Temporal the data folder and
+    the environment name, as the manager "cli"; desk errors become the exit codes in the
+    module's docstring."""
     from engine.client import DeskError, InvalidFeedback, SalesDesk, Viewer, connect_from
-    from engine.settings import load_playbook, load_settings
+    from engine.settings import load_playbook
 
-    with _store() as store:
+    settings = _settings(data_dir)
+    with _store(settings) as store:
         try:
-            settings = load_settings()
             desk = SalesDesk(store, load_playbook(settings.playbook),
                              lambda: connect_from(settings))
             return asyncio.run(work(desk, Viewer(CLI_USER, "manager")))
@@ -92,12 +136,14 @@ def _text(value: Any) -> Text:
 @tasks_app.command("list")
 def list_tasks(
     status: Annotated[str, typer.Option(
-        "--status", help="open, accepted, rejected, recycled or all.")] = "open",
+        "--status", help="open, accepted, rejected, recycled, all; dismissed for "
+                         "alerts.")] = "open",
     owner: Annotated[str | None, typer.Option("--owner", help="Only this rep's tasks.")] = None,
     tier: Annotated[int | None, typer.Option("--tier", min=1, max=3, help="1, 2 or 3.")] = None,
     kind: Annotated[str, typer.Option("--kind", help="escalation or alert.")] = "escalation",
     limit: Annotated[int, typer.Option("--limit", min=1, max=200)] = 50,
     as_json: JsonOption = False,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Tasks soonest due first, with their SLA in words."""
     from rich import box
@@ -108,7 +154,7 @@ def list_tasks(
     from engine.client import task_sla
 
     page = _run(lambda desk, viewer: desk.list(viewer, status=status, owner=owner, tier=tier,
-                                               kind=kind, limit=limit))
+                                               kind=kind, limit=limit), data_dir)
     now = datetime.now(UTC)
     if as_json:
         typer.echo(json.dumps({"total": page.total, "tasks": [
@@ -138,16 +184,23 @@ def list_tasks(
 
 
 @tasks_app.command("show")
-def show(task_id: IdArgument, as_json: JsonOption = False) -> None:
-    """One task: the handoff package, its own timeline and the lead's timeline."""
+def show(task_id: IdArgument, as_json: JsonOption = False,
+         data_dir: DataDirOption = None) -> None:
+    """One task: the handoff package, its own timeline and the lead's timeline, with times
+    in the owner's time zone."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from engine.api.sales import detail_json
+    from engine.client import Viewer
 
-    detail = _run(lambda desk, viewer: desk.detail(viewer, task_id))
+    async def look(desk: SalesDesk, viewer: Viewer) -> tuple[Any, str]:
+        detail = await desk.detail(viewer, task_id)
+        return detail, desk.timezone(Viewer(detail.task.owner or viewer.user_id))
+
+    detail, zone = _run(look, data_dir)
     body = detail_json(detail)
     if as_json:
         typer.echo(json.dumps(body, indent=2))
@@ -163,7 +216,7 @@ def show(task_id: IdArgument, as_json: JsonOption = False) -> None:
     facts.add_row("lead", _text(f"{name or lead.get('email') or task['lead_id']} — "
                                 f"{lead.get('title') or ''} {lead.get('company') or ''}"))
     facts.add_row("owner", _text(task["owner_name"] or task["owner"] or "unassigned"))
-    facts.add_row("due", _when(task["due_at"]) or "—")
+    facts.add_row("due", _when(task["due_at"], zone) or "—")
     facts.add_row("why now", _text(task["reason"]))
     facts.add_row("opener", _text(task["opener"]))
     for key, value in (task["handoff"] or {}).items():
@@ -175,19 +228,24 @@ def show(task_id: IdArgument, as_json: JsonOption = False) -> None:
                            (f"lead timeline (from the {body['lead_timeline']['source']})",
                             body["lead_timeline"]["entries"])):
         table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
-        for column in ("at", "what", "detail"):
+        for column in ("at", "who", "what"):
             table.add_column(column, overflow="fold")
         for entry in entries[-30:]:
-            table.add_row(_when(entry["at"]), _text(entry["kind"]), _text(entry["detail"]))
+            table.add_row(_when(entry["at"], zone), _text(entry["kind"]),
+                          _text(entry["detail"]))
         console.print(table)
 
 
-def _when(iso: str | None) -> str:
-    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC") if iso else ""
+def _when(iso: str | None, zone: str) -> str:
+    """A time as the task's owner reads it, e.g. '2026-03-10 09:30 EST'."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo(zone)).strftime(
+        "%Y-%m-%d %H:%M %Z") if iso else ""
 
 
-def _answer(task_id: str, action: str, *, reason: str | None = None, note: str = "",
-            until: datetime | None = None) -> None:
+def _answer(task_id: str, action: str, data_dir: Path | None, *, reason: str | None = None,
+            note: str = "", until: datetime | None = None) -> None:
     from engine.client import outcome_message, reject_reason
     from engine.feedback import Feedback
 
@@ -196,7 +254,7 @@ def _answer(task_id: str, action: str, *, reason: str | None = None, note: str =
                         reason=reject_reason(reason) if action == "reject" else None,
                         note=note, until=_day(until))
 
-    result = _run(lambda desk, viewer: desk.act(viewer, task_id, build()))
+    result = _run(lambda desk, viewer: desk.act(viewer, task_id, build()), data_dir)
     typer.echo(outcome_message(result))
 
 
@@ -209,51 +267,56 @@ UntilOption = Annotated[datetime | None, typer.Option(
 
 
 @tasks_app.command("accept")
-def accept(task_id: IdArgument, note: NoteOption = "") -> None:
+def accept(task_id: IdArgument, note: NoteOption = "", data_dir: DataDirOption = None) -> None:
     """Accept the lead: it becomes sales-qualified."""
-    _answer(task_id, "accept", note=note)
+    _answer(task_id, "accept", data_dir, note=note)
 
 
 @tasks_app.command("reject")
 def reject(task_id: IdArgument, reason: Annotated[str, typer.Option(
         "--reason", help="A reject reason code or label, e.g. poor_fit, timing_not_active.")],
-        note: NoteOption = "", until: UntilOption = None) -> None:
+        note: NoteOption = "", until: UntilOption = None,
+        data_dir: DataDirOption = None) -> None:
     """Reject the lead with a standard reason (timing_not_active needs --until)."""
-    _answer(task_id, "reject", reason=reason, note=note, until=until)
+    _answer(task_id, "reject", data_dir, reason=reason, note=note, until=until)
 
 
 @tasks_app.command("recycle")
-def recycle(task_id: IdArgument, until: UntilOption = None, note: NoteOption = "") -> None:
+def recycle(task_id: IdArgument, until: UntilOption = None, note: NoteOption = "",
+            data_dir: DataDirOption = None) -> None:
     """Give the lead back to nurture, resting until --until when given."""
-    _answer(task_id, "recycle", note=note, until=until)
+    _answer(task_id, "recycle", data_dir, note=note, until=until)
 
 
 @tasks_app.command("token")
 def token(user: Annotated[str, typer.Argument(help="The rep's id, as in the routing rules.")],
           manager: Annotated[bool, typer.Option(
-              "--manager", help="A manager's token: sees every task.")] = False) -> None:
+              "--manager", help="A manager's token: sees every task.")] = False,
+          data_dir: DataDirOption = None) -> None:
     """Issue a sign-in token for the inbox and the API; it is shown this once only. A rep's
     token needs the rep in the playbook's routing rules (a manager's may be anyone)."""
-    from engine.settings import load_playbook, load_settings
+    from engine.settings import load_playbook
 
-    routing = load_playbook(load_settings().playbook).sales.routing
+    settings = _settings(data_dir)
+    routing = load_playbook(settings.playbook).sales.routing
     reps = sorted(rep.id for rep in routing.reps) if routing else []
     if not manager and user not in reps:
         known = f"the reps are {', '.join(reps)}" if reps else "the playbook routes to nobody"
         raise _fail(f"{user!r} is not a rep in the playbook's routing rules ({known}); "
                     "a task can never be theirs. Add them to the routing rules, or issue "
                     "a --manager token")
-    with _store() as store:
+    with _store(settings) as store:
         issued = store.issue_token(user, role="manager" if manager else "rep",
                                    now=datetime.now(UTC))
     typer.echo(issued)
-    typer.echo(f"(shown once) sign in at {load_settings().base_url.rstrip('/')}/inbox/login "
+    typer.echo(f"(shown once) sign in at {settings.base_url.rstrip('/')}/inbox/login "
                "or send it as 'Authorization: Bearer <token>'", err=True)
 
 
 @tasks_app.command("revoke")
-def revoke(user: Annotated[str, typer.Argument(help="Whose tokens to revoke.")]) -> None:
+def revoke(user: Annotated[str, typer.Argument(help="Whose tokens to revoke.")],
+           data_dir: DataDirOption = None) -> None:
     """Revoke every sign-in token of a user."""
-    with _store() as store:
+    with _store(_settings(data_dir)) as store:
         count = store.revoke_tokens(user, now=datetime.now(UTC))
     typer.echo(f"revoked {count} token{'s' if count != 1 else ''} of {user}")

@@ -6,6 +6,9 @@ missing one — and a manager sees every task. Answers go to the lead's workflow
 alone changes the task: 409 when it was already answered or the workflow refused, 503 (with
 `Retry-After`) while Temporal is unreachable, and in both cases nothing changed.
 
+Alerts (`kind=alert`) need no answer: their owner dismisses them (`POST
+/sales/tasks/{id}/dismiss`), which takes them off the open list.
+
 Task ids hold colons (`lead-42:escalation:7`); send them as they are or URL-encoded.
 """
 
@@ -111,7 +114,7 @@ def _answer(result: FeedbackResult) -> dict[str, Any]:
 @router.get("/tasks", summary="List sales tasks, soonest due first")
 async def list_tasks(
     request: Request, viewer: SignedIn,
-    status: Annotated[Literal["open", "accepted", "rejected", "recycled", "all"],
+    status: Annotated[Literal["open", "accepted", "rejected", "recycled", "dismissed", "all"],
                       Query()] = "open",
     owner: Annotated[str | None, Query(max_length=200)] = None,
     tier: Annotated[int | None, Query(ge=1, le=3)] = None,
@@ -155,6 +158,13 @@ async def recycle(request: Request, task_id: str, viewer: SignedIn,
     given = body or RecycleBody()
     feedback = Feedback(task_id=task_id, action="recycle", until=given.until, note=given.note)
     return _answer(await _desk(request).act(viewer, task_id, feedback))
+
+
+@router.post("/tasks/{task_id:path}/dismiss", summary="Dismiss one of your alerts")
+async def dismiss(request: Request, task_id: str, viewer: SignedIn) -> dict[str, Any]:
+    """Mark an alert read and done; it leaves the open list (`?kind=alert&status=dismissed`
+    lists it). Only its owner may: another rep's alert is 404, an escalation 409."""
+    return {"task": task_json(await _desk(request).dismiss(viewer, task_id))}
 
 
 @router.get("/tasks/{task_id:path}", summary="One task with its handoff package and timelines")

@@ -19,6 +19,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -38,16 +39,18 @@ from engine.client.desk_errors import (
     TaskNotFound,
 )
 from engine.client.leads import give_feedback, lead_journal
+from engine.client.timeline import behaviour, engine_moments
 from engine.client.wording import (
     TimelineEntry,
     check_feedback,
     closed_message,
     display_name,
-    summary,
     task_timeline,
 )
 from engine.dsl.spec import PlaybookSpec
+from engine.events import Event
 from engine.feedback import Feedback, FeedbackResult
+from engine.journey.state import JournalEntry
 from engine.leads import LeadProfile
 from engine.store import SalesTaskKind, SalesTaskRow, SalesTaskView, Store, TaskStatus
 
@@ -80,7 +83,9 @@ class TaskPage(BaseModel):
 
 
 class LeadTimeline(BaseModel):
-    """The lead's engagement, oldest first; `source` says who answered."""
+    """The lead's timeline in a rep's words, oldest first: `kind` is "lead" for what the
+    person did and "nurture" for what the engine did; `source` says whether the journal
+    came from the workflow or, while Temporal is down, from the database."""
 
     source: Literal["workflow", "store"]
     entries: list[TimelineEntry]
@@ -158,11 +163,15 @@ class SalesDesk:
         return names
 
     async def timeline(self, task: SalesTaskRow) -> LeadTimeline:
-        """The lead's journal from its workflow; from the database while Temporal is down.
+        """The lead's timeline in a rep's words (`engine.client.timeline`): what the lead
+        did, from the events accepted for it, and what nurture did, from its journal (the
+        workflow's, or the lines written to the database while Temporal is down).
 
         After Temporal failed to answer, reads skip it for `retry_after` seconds, so a page
         never waits on a connection timeout twice in a row.
         """
+        events = await asyncio.to_thread(self._events, task.lead_id)
+        source: Literal["workflow", "store"] = "workflow"
         try:
             if time.monotonic() < self._down_until:
                 raise DeskUnavailable("Temporal was unreachable a moment ago")
@@ -170,19 +179,24 @@ class SalesDesk:
             page = await asyncio.wait_for(
                 lead_journal(client, task.lead_id, store=self.store, newest=TIMELINE_LIMIT),
                 self.query_timeout)
+            lines = page.entries
         except Exception as err:  # noqa: BLE001 - unreachable, timed out, no workflow: the store
             if isinstance(err, TimeoutError) or (isinstance(err, RPCError)
                                                  and err.status in _DOWN):
                 self._down_until = time.monotonic() + DeskUnavailable.retry_after
-            events = await asyncio.to_thread(self.store.events_for, task.lead_id,
-                                             TIMELINE_LIMIT)
-            entries = [TimelineEntry(at=e.at, kind=e.type, detail=summary(e.properties))
-                       for e in events] + task_timeline(task)
-            entries.sort(key=lambda e: e.at)
-            return LeadTimeline(source="store", entries=entries[-TIMELINE_LIMIT:])
-        return LeadTimeline(source="workflow", entries=[
-            TimelineEntry(at=e.at, kind=e.kind, detail=summary(e.data))
-            for e in page.entries[-TIMELINE_LIMIT:]])
+            source = "store"
+            rows = await asyncio.to_thread(self.store.lead_journal, task.lead_id,
+                                           newest=TIMELINE_LIMIT)
+            lines = [JournalEntry(seq=r.seq, at=r.at, kind=r.kind, data=r.data) for r in rows]
+        entries = behaviour(events) + engine_moments(lines)
+        entries.sort(key=lambda e: e.at)
+        return LeadTimeline(source=source, entries=entries[-TIMELINE_LIMIT:])
+
+    def _events(self, lead_id: str) -> list[Event]:
+        """The lead's newest events: accepted over HTTP, or recorded by a simulation."""
+        found = {e.id: e for e in self.store.events_for(lead_id, TIMELINE_LIMIT)}
+        found |= {e.id: e for e in self.store.lead_events(lead_id, TIMELINE_LIMIT)}
+        return sorted(found.values(), key=lambda e: e.at)[-TIMELINE_LIMIT:]
 
     async def act(self, viewer: Viewer, task_id: str, feedback: Feedback) -> FeedbackResult:
         """Send the answer to the lead's workflow; only the workflow changes the task."""
@@ -214,6 +228,28 @@ class SalesDesk:
                 self._down_until = time.monotonic() + DeskUnavailable.retry_after
             raise DeskUnavailable(f"Temporal could not take the answer: {err.message}; "
                                   "nothing changed") from None
+
+    async def dismiss(self, viewer: Viewer, task_id: str) -> SalesTaskRow:
+        """Mark an alert read and done: only its owner may, and it leaves the open list.
+
+        Alerts need no answer and no workflow waits on them, so the store alone records
+        it; an escalation is answered (accept, reject, recycle), never dismissed."""
+        task = await self.get(viewer, task_id)
+        if task.kind != "alert":
+            raise FeedbackRefused(f"task {task_id!r} is an escalation: answer it (accept, "
+                                  "reject or recycle) instead of dismissing it")
+        if task.owner != viewer.user_id:
+            raise NotAllowed(f"only the alert's owner ({task.owner or 'nobody'}) may dismiss "
+                             "it; nothing changed")
+        if task.status != "open":
+            raise TaskClosed(f"alert {task.id!r} was already {closed_message(task)}; "
+                             "nothing changed")
+        if not await asyncio.to_thread(self.store.dismiss_alert, task.id,
+                                       at=datetime.now(UTC), by=viewer.user_id):
+            current = await self.get(viewer, task_id)  # dismissed a moment ago, elsewhere
+            raise TaskClosed(f"alert {task.id!r} was already {closed_message(current)}; "
+                             "nothing changed")
+        return await self.get(viewer, task_id)
 
     async def _client(self) -> Client:
         try:

@@ -2,10 +2,13 @@
 
     DeskError
     ├── NotSignedIn        401  no token, or one the store does not know
-    ├── NotAllowed         403  a rep asked for another rep's list
+    ├── NotAllowed         403  a rep asked for another rep's list; a manager dismissed
+    │                           another rep's alert
     ├── TaskNotFound       404  no such task, or one the viewer may not see
-    ├── TaskClosed         409  the task was already accepted, rejected or recycled
-    ├── FeedbackRefused    409  the workflow turned the answer down (nothing changed)
+    ├── TaskClosed         409  the task was already accepted, rejected, recycled or
+    │                           dismissed
+    ├── FeedbackRefused    409  the workflow turned the answer down, or the task takes no
+    │                           such answer (nothing changed)
     ├── InvalidFeedback    422  the answer itself is malformed (names field and allowed values)
     └── DeskUnavailable    503  Temporal cannot be reached (nothing changed)
 """

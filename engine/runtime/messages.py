@@ -72,6 +72,15 @@ class JournalPage(BaseModel):
     entries: list[JournalEntry]
 
 
+class ScheduledEmail(BaseModel):
+    """An email a trigger asked for, held until the cadence lets it go (send window,
+    frequency cap)."""
+
+    template: str
+    track: str
+    not_before: datetime
+
+
 class LeadSnapshot(BaseModel):
     """What the lead looks like right now (the state query's answer)."""
 
@@ -95,6 +104,7 @@ class LeadSnapshot(BaseModel):
     suppressed_reason: str | None
     enrolled_at: datetime
     runs: int
+    scheduled_emails: list[ScheduledEmail] = Field(default_factory=list)
 
     @classmethod
     def of(cls, state: LeadState) -> LeadSnapshot:
@@ -110,4 +120,6 @@ class LeadSnapshot(BaseModel):
             event_count=s.event_count, emails=s.emails[-50:], escalation=s.escalation,
             alerts=s.alerts[-20:], committee=s.committee, sales_outcome=s.sales_outcome,
             resting_until=s.resting_until, suppressed_reason=s.suppressed_reason,
-            enrolled_at=s.enrolled_at, runs=s.runs)
+            enrolled_at=s.enrolled_at, runs=s.runs,
+            scheduled_emails=[ScheduledEmail(template=p.template, track=p.track,
+                                             not_before=p.not_before) for p in s.outbox])

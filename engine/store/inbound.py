@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic import Field as PydanticField
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
+from engine.events import Event
 from engine.leads import LeadProfile
 from engine.store.access import TableAccess
 from engine.store.tables import (
@@ -119,6 +120,22 @@ class InboundLedger(TableAccess):
                     col(InboundRow.anonymous_id).in_(anons)))
         unique = {row.seq: row for row in found}
         return [unique[seq] for seq in sorted(unique)]  # type: ignore[type-var]
+
+    def lead_events(self, lead_id: str, limit: int = 200) -> list[Event]:
+        """The behavioral events accepted for the lead (anonymous visits it was tied to
+        included), newest first: what the lead did, for its timeline."""
+        statement = (select(InboundRow)
+                     .where(col(InboundRow.lead_id) == lead_id,
+                            col(InboundRow.kind) == InboundKind.EVENT.value)
+                     .order_by(col(InboundRow.seq).desc()).limit(limit))
+        found: list[Event] = []
+        with Session(self.engine) as session:
+            for row in session.exec(statement):
+                try:
+                    found.append(Event.model_validate(row.payload))
+                except ValidationError:
+                    continue  # a row the relay could not deliver either
+        return found
 
     def inbound_backlog(self) -> int:
         """How many accepted messages have not reached a workflow yet (held ones excluded)."""

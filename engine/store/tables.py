@@ -40,12 +40,14 @@ class SalesTaskKind(StrEnum):
 
 
 class TaskStatus(StrEnum):
-    """Where a sales task stands: open until sales answers, then how they answered."""
+    """Where a sales task stands: open until sales answers, then how they answered; an
+    alert stays open until its owner dismisses it."""
 
     OPEN = "open"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     RECYCLED = "recycled"
+    DISMISSED = "dismissed"
 
 
 class LeadRow(SQLModel, table=True):

@@ -12,13 +12,17 @@ import pytest
 from rich.console import Console
 from sqlmodel import Session, select
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 from engine.api.segment import read_calls
 from engine.store import InboundRow
 from tests.stack import WRITE_KEY, Stack, running_stack
+from worker import simulate
 from worker.cli import app
-from worker.demo import WriteKeyRefused, requests_for, run_demo
+from worker.demo import WriteKeyRefused, request_for, run_demo, waves
+from worker.demo_report import DemoReport, Landmarks, print_outcome, print_report
 from worker.personas import COMPETITOR_DOMAIN, journeys
 from workflows import PLAYBOOK
 from workflows.scoring import COMPETITORS
@@ -84,16 +88,31 @@ def test_the_competitor_persona_works_where_the_playbook_says_competitors_do() -
     assert COMPETITOR_DOMAIN in COMPETITORS
 
 
-def test_anonymous_browsing_is_flushed_in_one_batch_before_the_identify() -> None:
+def test_a_journey_goes_in_one_batch_anonymous_visits_first() -> None:
     vp = journeys(1, seed=1)[0]
 
-    requests = requests_for(vp, NOW)
+    body = request_for(vp, NOW)
 
-    assert requests[0][0] == "/v1/batch"
-    assert all("userId" not in call for call in requests[0][1]["batch"])
-    assert [path for path, _ in requests[1:3]] == ["/v1/identify", "/v1/track"]
-    assert {path for path, _ in requests} >= {"/v1/batch", "/v1/identify", "/v1/track",
-                                              "/v1/group", "/v1/page"}
+    calls = body["batch"]
+    assert calls == vp.calls(NOW)  # the whole script, in its order
+    assert calls[0]["type"] == "page" and "userId" not in calls[0]
+    assert [c["type"] for c in calls if "userId" in c][:2] == ["identify", "track"]
+    assert {c["type"] for c in calls} == {"page", "identify", "track", "group"}
+
+
+def test_colleagues_are_played_in_later_rounds_than_those_cast_before_them() -> None:
+    cast = journeys(30, seed=1)
+
+    rounds = waves(cast)
+
+    assert sorted(j.lead_id for wave in rounds for j in wave) == sorted(j.lead_id for j in cast)
+    where = {j.lead_id: number for number, wave in enumerate(rounds) for j in wave}
+    for journey in cast:
+        domain = journey.email.rpartition("@")[2]
+        before = [j for j in cast[:journey.number - 1] if j.email.endswith("@" + domain)]
+        assert where[journey.lead_id] == len(before), journey.lead_id
+    assert len(rounds) > 1  # the cast holds buying committees
+    assert all(len({j.email.rpartition("@")[2] for j in wave}) == len(wave) for wave in rounds)
 
 
 async def test_the_demo_hands_a_demo_request_to_sales_at_tier_one(stack: Stack) -> None:
@@ -119,6 +138,40 @@ async def test_the_demo_hands_a_demo_request_to_sales_at_tier_one(stack: Stack) 
 
     assert again.calls == report.calls
     assert len(await asyncio.to_thread(_inbound_rows, stack)) == report.calls  # none twice
+
+
+async def test_the_same_seed_gives_the_same_report_however_the_calls_are_relayed(
+        stack: Stack, tmp_path: Path) -> None:
+    """Two stacks of their own (database, Temporal server, worker): one relay delivers the
+    moment a call is accepted, the other only every few seconds, so the calls reach the
+    lead workflows cut into other pieces; the reports must not tell them apart."""
+    first = await run_demo(stack.url, WRITE_KEY, 6, 1, Console(file=io.StringIO()),
+                           playbook=PLAYBOOK)
+    (tmp_path / "second").mkdir()
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, runtime=simulate.quiet_runtime(),
+        test_server_existing_path=simulate.test_server_path())
+    async with env:
+        async def source() -> Client:
+            return env.client
+
+        async with running_stack(source, tmp_path / "second",
+                                 worker_client=env.client) as other:
+            other.relay.wake = lambda: None  # type: ignore[method-assign]
+            other.relay.poll = 3.0
+            second = await run_demo(other.url, WRITE_KEY, 6, 1, Console(file=io.StringIO()),
+                                    playbook=PLAYBOOK)
+
+    assert first.settled and second.settled
+    assert second.outcome() == first.outcome()
+    assert _outcome_text(second) == _outcome_text(first)
+    assert any(lead["committee"] for lead in first.outcome().values())  # colleagues met
+
+
+def _outcome_text(report: DemoReport) -> str:
+    out = io.StringIO()
+    print_outcome(report, Console(file=out, width=100))
+    return out.getvalue()
 
 
 def _inbound_rows(stack: Stack) -> list[InboundRow]:
@@ -147,3 +200,20 @@ async def test_the_command_says_in_one_line_how_to_find_the_write_key(tmp_path: 
     error = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and "refused the write key" in error[0]
     assert str(tmp_path / "write_key") in error[0]
+
+
+def test_where_to_look_next_names_the_running_stack_s_own_addresses(tmp_path: Path) -> None:
+    cast = journeys(3, seed=1)
+    marks = Landmarks(docs_url="http://127.0.0.1:8123/docs", data_dir=tmp_path,
+                      ui_url="http://127.0.0.1:9233")
+    report = DemoReport(api_url="http://127.0.0.1:8123", seed=1, journeys=cast, leads={},
+                        calls=0, settled=True, seconds=1.0, landmarks=marks)
+    out = io.StringIO()
+
+    print_report(report, Console(file=out, width=300))
+
+    text = out.getvalue()
+    assert "Temporal Web UI  http://127.0.0.1:9233;" in text
+    assert "Sales inbox      http://127.0.0.1:8123/inbox;" in text
+    assert f"nurture tasks token jordan --data-dir {tmp_path}" in text
+    assert ":8233" not in text and ":8000" not in text

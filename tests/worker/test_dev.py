@@ -28,7 +28,8 @@ from engine.errors import ConfigError
 from engine.leads import LeadProfile
 from engine.runtime import LeadSnapshot
 from engine.settings import Settings
-from worker.dev import DevStack, dev_settings, free_port
+from worker.dev import DevStack, banner, dev_settings, free_port
+from worker.dev_addresses import running
 from worker.smtp_sink import SMTPSink, outbox_messages
 from workflows import PLAYBOOK
 
@@ -183,6 +184,10 @@ async def test_a_lead_waiting_on_a_timer_survives_a_dev_restart(dev_dir: Path) -
         await first.until_healthy()
         assert f"http://127.0.0.1:{ports['api_port']}/docs" in first.text
         assert "Write key" in first.text and str(dev_dir / "outbox") in first.text
+        addresses = running(dev_dir)  # where other commands find this stack
+        assert addresses is not None
+        assert addresses.api_url == f"http://127.0.0.1:{ports['api_port']}"
+        assert addresses.temporal_address == f"127.0.0.1:{ports['temporal_port']}"
         token = inbox_token(first.text)
         base = f"http://127.0.0.1:{ports['api_port']}"
         async with httpx.AsyncClient(base_url=base) as http:
@@ -207,6 +212,7 @@ async def test_a_lead_waiting_on_a_timer_survives_a_dev_restart(dev_dir: Path) -
         assert await first.stop(signal.SIGTERM) == 0, first.text
         assert "stopped" in first.text
         assert temporal_processes(dev_dir) == [], "no Temporal server may outlive nurture dev"
+        assert running(dev_dir) is None and not (dev_dir / "dev.json").exists()
 
         second = DevCommand(dev_dir, **ports).start()
         try:
@@ -270,6 +276,21 @@ async def test_a_failure_during_start_up_stops_the_temporal_server(
             pass
     assert stack.temporal_pid is not None
     assert temporal_processes(dev_dir) == []
+
+
+def test_the_banner_names_the_ports_and_folder_in_use_in_every_next_command(
+        tmp_path: Path) -> None:
+    stack = DevStack(tmp_path / "data", api_port=8123, temporal_port=7300)
+    stack.temporal_address, stack.smtp_address = "127.0.0.1:7300", "127.0.0.1:2525"
+    stack.inbox_token = "nt_example"
+
+    text = banner(stack)
+
+    here = f"--data-dir {stack.data_dir}"
+    assert "http://127.0.0.1:8123/inbox  (manager token nt_example" in text
+    assert f"`nurture tasks token REP {here}`" in text
+    assert f"`nurture demo {here}`" in text and f"`nurture event send LEAD EVENT {here}`" in text
+    assert ":8000" not in text and ":7233" not in text
 
 
 def test_dev_keys_are_generated_once_and_the_environment_wins(tmp_path: Path) -> None:

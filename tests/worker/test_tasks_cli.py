@@ -4,6 +4,8 @@ database, with Temporal unreachable (answers are refused, reading falls back to 
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,9 +111,11 @@ def test_show_prints_the_handoff_package_and_both_timelines(env: dict[str, str])
 
     text = nurture(env, "show", "ana:escalation:2")
     assert text.exit_code == 0
-    for part in ("Tier 1", "Ana Ruiz", "Jordan Lee", "likely pain", "pricing_page_viewed",
+    for part in ("Tier 1", "Ana Ruiz", "Jordan Lee", "likely pain",
                  "lead timeline (from the store)"):
         assert part in text.stdout, part
+    # In the owner's words and zone: Jordan works from New York.
+    assert re.search(r"\d\d:\d\d E[SD]T +lead +viewed the pricing page", text.stdout)
 
     missing = nurture(env, "show", "nope:escalation:1")
     assert missing.exit_code == 1 and "no task 'nope:escalation:1'" in missing.stderr
@@ -146,3 +150,73 @@ def test_an_answer_while_temporal_is_down_exits_1_and_changes_nothing(
         assert store.sales_task("ana:escalation:2") == before
     finally:
         store.dispose()
+
+
+def seeded_folder(folder: Path) -> Path:
+    """A data folder like `nurture dev --data-dir` leaves: its database with tasks."""
+    folder.mkdir(parents=True, exist_ok=True)
+    store = Store(f"sqlite:///{folder / 'nurture.db'}", upgrade=True)
+    seed(store, datetime.now(UTC))
+    store.dispose()
+    return folder
+
+
+def no_database_env() -> dict[str, str | None]:
+    """The environment of a user who set nothing: NURTURE_DATABASE_URL unset."""
+    return {"NURTURE_DATABASE_URL": None, "NURTURE_BASE_URL": None,
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}", "COLUMNS": "200"}
+
+
+def test_data_dir_reads_that_folders_database_not_the_default_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".nurture").mkdir()
+    demo = Store(f"sqlite:///{tmp_path / '.nurture' / 'nurture.db'}", upgrade=True)
+    demo.dispose()  # the demo's folder: a database without any task
+    mine = seeded_folder(tmp_path / "mine")
+
+    default = CliRunner().invoke(app, ["tasks", "list", "--json"], env=no_database_env())
+    chosen = CliRunner().invoke(app, ["tasks", "list", "--json", "--data-dir", str(mine)],
+                                env=no_database_env())
+
+    assert default.exit_code == 0 and json.loads(default.stdout)["tasks"] == []
+    assert chosen.exit_code == 0, chosen.output
+    assert len(json.loads(chosen.stdout)["tasks"]) == 5
+
+
+def test_without_a_database_it_says_so_and_creates_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    default = CliRunner().invoke(app, ["tasks", "list"], env=no_database_env())
+    empty = CliRunner().invoke(app, ["tasks", "token", "lena", "--data-dir", "elsewhere"],
+                               env=no_database_env())
+
+    assert default.exit_code == 2 and default.stdout == ""
+    assert "there is no nurture database in .nurture/" in default.stderr
+    assert "--data-dir" in default.stderr and "NURTURE_DATABASE_URL" in default.stderr
+    assert empty.exit_code == 2 and empty.stdout == ""  # no token issued
+    assert "--data-dir elsewhere holds no nurture database" in empty.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no folder, no empty database
+
+
+def test_a_token_names_the_inbox_of_the_running_dev_stack(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker.dev_addresses import DevAddresses, keep
+
+    monkeypatch.chdir(tmp_path)
+    folder = seeded_folder(tmp_path / "data")
+    keep(folder, DevAddresses(api_url="http://127.0.0.1:8123", temporal_address="127.0.0.1:7300",
+                              ui_url="http://127.0.0.1:8300", pid=os.getpid()))
+
+    issued = CliRunner().invoke(app, ["tasks", "token", "lena", "--data-dir", str(folder)],
+                                env=no_database_env())
+
+    assert issued.exit_code == 0, issued.output
+    assert "sign in at http://127.0.0.1:8123/inbox/login" in issued.stderr
+    stale = DevAddresses(api_url="http://127.0.0.1:8123", temporal_address="127.0.0.1:7300",
+                         ui_url=None, pid=2**22 + 7)  # above Linux's pid_max: nobody runs it
+    keep(folder, stale)
+    again = CliRunner().invoke(app, ["tasks", "token", "lena", "--data-dir", str(folder)],
+                               env=no_database_env())
+    assert "sign in at http://127.0.0.1:8000/inbox/login" in again.stderr  # the default

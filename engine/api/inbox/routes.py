@@ -26,7 +26,6 @@ from engine.api.inbox.session import (
 )
 from engine.api.inbox.views import list_rows, read_feedback, reps, task_url, task_view
 from engine.client import (
-    STATUSES,
     DeskError,
     InvalidFeedback,
     TaskNotFound,
@@ -47,6 +46,9 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 ACTIONS = ("accept", "reject", "recycle")
+TABS = ("open", "accepted", "rejected", "recycled", "all", "alerts")
+"""The list's tabs: escalations by status, and the rep's open alerts (`dismissed` lists
+the alerts dismissed, from a link under them)."""
 
 
 def _ctx(request: Request) -> ApiContext:
@@ -133,12 +135,13 @@ async def inbox(request: Request, status: str = "open", tier: str = "", owner: s
     if session is None:
         return _redirect("/inbox/login")
     viewer = session[0]
-    status = status if status in (*STATUSES, "all", "alerts") else "open"
+    status = status if status in (*TABS, "dismissed") else "open"
     tier_number = int(tier) if tier in ("1", "2", "3") else None
     error: DeskError | None = None
-    alerts = status == "alerts"  # news about the rep's leads: a colleague, a pricing visit
+    # News about the rep's leads (a colleague, a pricing visit): open until dismissed.
+    alerts = status in ("alerts", "dismissed")
     try:
-        page = await ctx.desk.list(viewer, status="all" if alerts else status,
+        page = await ctx.desk.list(viewer, status={"alerts": "open"}.get(status, status),
                                    kind="alert" if alerts else "escalation",
                                    owner=owner or None, tier=tier_number, limit=PAGE_SIZE,
                                    offset=max(offset, 0))
@@ -153,14 +156,19 @@ async def inbox(request: Request, status: str = "open", tier: str = "", owner: s
         return "/inbox" + (f"?{urlencode(wanted)}" if wanted else "")
 
     total = page.total if page else 0
-    return _page(ctx, "list.html", error.status if error else 200, **chrome(ctx, *session),
-                 rows=rows, total=total, status=status, tier=tier, owner=query["owner"],
-                 error=error.message if error else None,
-                 tabs=[(s, link(status=s, offset=0)) for s in (*STATUSES, "all", "alerts")],
-                 reps=reps(ctx.playbook),
-                 previous=link(offset=max(offset - PAGE_SIZE, 0)) if offset > 0 else None,
-                 next=link(offset=offset + PAGE_SIZE) if offset + PAGE_SIZE < total else None,
-                 shown=(offset + 1, offset + len(rows)))
+    flash = read_flash(ctx, request)
+    response = _page(ctx, "list.html", error.status if error else 200,
+                     **chrome(ctx, *session), rows=rows, total=total, status=status, tier=tier,
+                     owner=query["owner"], error=error.message if error else None, flash=flash,
+                     tabs=[(s, link(status=s, offset=0)) for s in TABS],
+                     dismissed=link(status="dismissed", offset=0),
+                     reps=reps(ctx.playbook),
+                     previous=link(offset=max(offset - PAGE_SIZE, 0)) if offset > 0 else None,
+                     next=link(offset=offset + PAGE_SIZE) if offset + PAGE_SIZE < total
+                     else None, shown=(offset + 1, offset + len(rows)))
+    if flash is not None:
+        clear_flash(ctx, response)
+    return response
 
 
 @router.get("/tasks/{task_id:path}", response_class=HTMLResponse)
@@ -178,10 +186,13 @@ async def task_page(request: Request, task_id: str) -> Response:
 
 @router.post("/tasks/{task_id:path}/{action}")
 async def answer(request: Request, task_id: str, action: str) -> Response:
-    """Accept, reject or recycle from the task page; back to it with a confirmation."""
+    """Accept, reject or recycle from the task page, or dismiss an alert; back to the page
+    the form was on, with a confirmation."""
     ctx, session = await _visit(request)
     if session is None:
         return _redirect("/inbox/login")
+    if action == "dismiss":
+        return await _dismiss(request, ctx, session, task_id)
     if action not in ACTIONS:
         return _page(ctx, "problem.html", 404, **chrome(ctx, *session),
                      title="Not found", message="There is no such page.")
@@ -202,6 +213,37 @@ async def answer(request: Request, task_id: str, action: str) -> Response:
     response = _redirect(task_url(task_id))
     set_flash(ctx, response, outcome_message(result))
     return response
+
+
+async def _dismiss(request: Request, ctx: ApiContext, session: tuple[Viewer, str],
+                   task_id: str) -> Response:
+    """Dismiss one of the viewer's alerts (the CSRF token required, like every answer)."""
+    try:
+        form = await _form(request)
+    except InvalidFeedback as err:
+        return _page(ctx, "problem.html", 413, **chrome(ctx, *session),
+                     title="Form too large", message=err.message)
+    if not csrf_matches(ctx, session[1], form):
+        return _page(ctx, "problem.html", 403, **chrome(ctx, *session),
+                     title="This form has expired",
+                     message="Nothing was changed. Reload the page and dismiss it again.")
+    try:
+        await ctx.desk.dismiss(session[0], task_id)
+    except TaskNotFound:
+        return _page(ctx, "problem.html", 404, **chrome(ctx, *session), title="No such alert",
+                     message="This alert does not exist, or it is not yours to see.")
+    except DeskError as err:
+        return _page(ctx, "problem.html", err.status, **chrome(ctx, *session),
+                     title="Not dismissed", message=_sentence(err.message))
+    # Back where the button was: the alerts list, or the alert's own page.
+    response = _redirect(task_url(task_id) if form.get("back") == "task"
+                         else "/inbox?status=alerts")
+    set_flash(ctx, response, "Alert dismissed: it is off your list of alerts.")
+    return response
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 async def _task_response(ctx: ApiContext, session: tuple[Viewer, str], task_id: str, *,

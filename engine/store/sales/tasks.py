@@ -179,6 +179,20 @@ class SalesTaskLedger(TableAccess):
 
         return self._change_task(task_id, close)
 
+    def dismiss_alert(self, task_id: str, *, at: datetime, by: str) -> bool:
+        """Mark an open alert as read and done by its owner, once; False if the task is
+        unknown, not an alert, or already dismissed."""
+        at = as_utc(at, name="at")
+
+        def dismiss(row: SalesTaskRow) -> dict[str, Any] | None:
+            if row.kind != SalesTaskKind.ALERT.value:
+                return {}  # not ours to change: no values, nothing written
+            return {"status": TaskStatus.DISMISSED.value, "closed_at": at,
+                    "closed_by": by or None,
+                    "timeline": [*row.timeline, _entry(at, "dismissed", by, "")]}
+
+        return self._change_task(task_id, dismiss)
+
     def _change_task(self, task_id: str, change: _Change, *, open_only: bool = True) -> bool:
         """Read the task under a row lock, and write what `change` makes of it in the same
         transaction; False if the task is unknown (or, with `open_only`, not open)."""
@@ -192,6 +206,8 @@ class SalesTaskLedger(TableAccess):
             values = change(row)
             if values is None:
                 return True  # already done by an earlier call
+            if not values:
+                return False  # the change does not apply to this task
             written = session.exec(update(SalesTaskRow).where(where)  # type: ignore[call-overload]
                                    .values(**values))
             return bool(written.rowcount == 1)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.engine.api.test_sales_api import XSS, Desk, escalated, seeded_app
-from tests.stack import Stack
+from tests.stack import Stack, identify
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
@@ -143,6 +143,69 @@ async def test_the_alerts_tab_lists_the_reps_alerts_without_an_sla(desk: Desk) -
     assert "ana:alert:7" not in (await desk.http.get("/inbox?status=alerts")).text
 
 
+def rows(html: str) -> list[str]:
+    return re.findall(r'data-testid="task-row" data-task-id="([^"]+)"', html)
+
+
+async def test_the_owner_dismisses_an_alert_and_it_leaves_the_alerts_list(desk: Desk) -> None:
+    await sign_in(desk.http, desk.tokens["jordan"])
+    alerts = (await desk.http.get("/inbox", params={"status": "alerts"})).text
+    assert 'action="/inbox/tasks/ana:alert:7/dismiss"' in alerts
+
+    done = await desk.http.post("/inbox/tasks/ana:alert:7/dismiss",
+                                data={"csrf": csrf(alerts)})
+
+    assert done.status_code == 303 and done.headers["location"] == "/inbox?status=alerts"
+    after = await desk.http.get("/inbox", params={"status": "alerts"})
+    assert rows(after.text) == [] and flash(after.text).startswith("Alert dismissed")
+    assert 'data-testid="dismissed-link"' in after.text
+    dismissed = (await desk.http.get("/inbox", params={"status": "dismissed"})).text
+    assert rows(dismissed) == ["ana:alert:7"] and "status-dismissed" in dismissed
+    assert 'data-testid="dismiss"' not in dismissed
+    row = desk.row("ana:alert:7")
+    assert row["status"] == "dismissed" and row["closed_by"] == "jordan"
+    assert [e["kind"] for e in row["timeline"]][-1] == "dismissed"
+    again = await desk.http.post("/inbox/tasks/ana:alert:7/dismiss",
+                                 data={"csrf": csrf(alerts)})
+    assert again.status_code == 409 and "already dismissed" in flash(again.text)
+
+
+async def test_dismissing_needs_the_csrf_token_and_the_alerts_owner(desk: Desk) -> None:
+    await sign_in(desk.http, desk.tokens["jordan"])
+    forged = await desk.http.post("/inbox/tasks/ana:alert:7/dismiss", data={"csrf": "nope"})
+    assert forged.status_code == 403 and desk.row("ana:alert:7")["status"] == "open"
+
+    await sign_in(desk.http, desk.tokens["sam"])  # another rep: the alert is not there
+    page = (await desk.http.get("/inbox")).text
+    other = await desk.http.post("/inbox/tasks/ana:alert:7/dismiss", data={"csrf": csrf(page)})
+    assert other.status_code == 404 and desk.row("ana:alert:7")["status"] == "open"
+
+    await sign_in(desk.http, desk.tokens["priya"])  # a manager sees it, but it is jordan's
+    alerts = (await desk.http.get("/inbox", params={"status": "alerts"})).text
+    assert rows(alerts) == ["ana:alert:7"] and 'data-testid="dismiss"' not in alerts
+    manager = await desk.http.post("/inbox/tasks/ana:alert:7/dismiss",
+                                   data={"csrf": csrf(alerts)})
+    assert manager.status_code == 403 and "owner (jordan) may dismiss it" in flash(manager.text)
+    escalation = await desk.http.post("/inbox/tasks/cy:escalation:3/dismiss",
+                                      data={"csrf": csrf(alerts)})
+    assert escalation.status_code == 409 and desk.row("cy:escalation:3")["status"] == "open"
+    assert desk.row("ana:alert:7")["status"] == "open"
+
+
+async def test_an_alert_is_dismissed_from_its_own_page(desk: Desk) -> None:
+    await sign_in(desk.http, desk.tokens["jordan"])
+    page = (await desk.http.get("/inbox/tasks/ana:alert:7")).text
+    assert 'data-testid="dismiss"' in page
+
+    done = await desk.http.post("/inbox/tasks/ana:alert:7/dismiss",
+                                data={"csrf": csrf(page), "back": "task"})
+
+    assert done.headers["location"] == "/inbox/tasks/ana:alert:7"
+    after = (await desk.http.get("/inbox/tasks/ana:alert:7")).text
+    assert flash(after).startswith("Alert dismissed") and 'data-testid="dismiss"' not in after
+    assert "Dismissed on" in after and "by jordan" in after
+
+
 async def test_a_manager_sees_everyones_tasks_and_overdue_ones_first(desk: Desk) -> None:
     await sign_in(desk.http, desk.tokens["priya"])
     page = (await desk.http.get("/inbox")).text
@@ -189,7 +252,7 @@ async def test_the_task_page_shows_the_whole_handoff_package(desk: Desk) -> None
                  "A fit 500-person saas company Acme in US", "accelerating",
                  "Raj Patel (CFO)", "reactivation in 90 days",
                  "Saw you asked for a demo — what prompted it?", "Tier 1", "Jordan Lee",
-                 "territory US", "pricing_page_viewed", "From the database"):
+                 "territory US", "viewed the pricing page", "From the database"):
         assert text in html.replace("&#39;", "'"), text
     assert re.search(r'data-testid="sla">due in 2[23] min<', html)
     assert 'data-testid="reject-reason"' in html and "Duplicate record — suppressed" in html
@@ -277,6 +340,33 @@ async def test_a_rep_accepts_from_the_inbox_and_sees_the_confirmation(stack: Sta
     assert flash(again.text) == ""  # the confirmation is shown once
     row = stack.store.sales_task(task.id)
     assert row is not None and row.status == "accepted" and row.outcome_note == "call booked"
+
+
+async def test_the_lead_timeline_tells_behaviour_in_the_reps_words_and_time_zone(
+        stack: Stack) -> None:
+    await stack.send("/v1/identify", identify("kim", country="DE"))
+    await stack.send("/v1/group", {"userId": "kim", "groupId": "acme",
+                                   "traits": {"name": "Acme Analytics"}})
+    await stack.send("/v1/page", {"userId": "kim", "properties": {"path": "/pricing"}})
+    await stack.send("/v1/track", {"userId": "kim", "event": "Case Study Downloaded",
+                                   "properties": {"title": "Lakeside <b>Health</b>"}})
+    task = await escalated(stack, "kim", country="DE")
+    assert task.owner == "lena"  # Europe/Berlin, in the shipped routing rules
+    await sign_in(stack.http, stack.store.issue_token("lena", now=datetime.now(UTC)))
+
+    page = (await stack.http.get(f"/inbox/tasks/{task.id}")).text
+
+    timeline = page[page.index('data-testid="lead-timeline"'):]
+    lines = [" ".join(re.sub(r"<[^>]+>", " ", line).split()) for line in
+             re.findall(r'<tr data-testid="lead-line">(.*?)</tr>', timeline, re.S)]
+    said = [line.split(" ", 3)[3] for line in lines]  # after "YYYY-MM-DD HH:MM ZONE"
+    for wanted in ("lead viewed the pricing page", "lead requested a demo",
+                   "lead downloaded a case study “Lakeside &lt;b&gt;Health&lt;/b&gt;”",
+                   "nurture became a lead (source: unknown)", "nurture handed to sales, tier 1"):
+        assert wanted in said, (wanted, said)
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d CES?T ", line) for line in lines)
+    for internal in ("changed:", "playbook", "profile", "fit:", "intent:", "score"):
+        assert internal not in timeline, internal
 
 
 async def test_a_rep_rejects_for_timing_with_a_date_from_the_inbox(stack: Stack) -> None:

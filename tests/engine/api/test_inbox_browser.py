@@ -13,12 +13,13 @@ import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from engine.client import lead_state
-from tests.engine.api.test_sales_api import XSS, escalated
-from tests.stack import Stack
+from tests.engine.api.test_sales_api import XSS, escalated, seed
+from tests.stack import Stack, running_stack
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
@@ -105,3 +106,55 @@ async def test_a_rep_sees_only_their_tasks_and_rejects_one_in_a_real_browser(
     assert row is not None and row.status == "rejected" and row.closed_by == "lena"
     other = stack.store.sales_task(theirs.id)
     assert other is not None and other.status == "open"
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+async def test_every_inbox_page_fits_a_390_pixel_phone(tmp_path: Path) -> None:
+    """No page is wider than a phone: the task list becomes cards, nothing scrolls sideways.
+
+    Screenshots of each page land in the test's folder for a person to look at."""
+    executable = chromium_path()
+    from playwright.async_api import async_playwright
+
+    async with running_stack(_unreachable, tmp_path) as stack:
+        tokens = seed(stack.store, datetime.now(UTC))
+        pages = {"login": "/inbox/login", "tasks": "/inbox", "alerts": "/inbox?status=alerts",
+                 "task": "/inbox/tasks/xss:escalation:1", "alert": "/inbox/tasks/ana:alert:7",
+                 "closed": "/inbox/tasks/dee:escalation:5"}
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=executable,
+                                                       args=CHROMIUM_FLAGS,
+                                                       handle_sigint=False)
+            try:
+                page = await browser.new_page(viewport=PHONE)
+                widths: dict[str, int] = {}
+                for user in ("jordan", "priya"):  # a rep, and a manager with more filters
+                    await page.goto(f"{stack.url}/inbox/login")
+                    if user == "jordan":
+                        await _measure(page, stack.url, "login", pages, widths, tmp_path)
+                    await page.get_by_test_id("token").fill(tokens[user])
+                    await page.get_by_test_id("login-submit").click()
+                    await page.wait_for_url(f"{stack.url}/inbox")
+                    for name in ("tasks", "alerts", "task", "alert", "closed"):
+                        await _measure(page, stack.url, name, pages, widths, tmp_path,
+                                       suffix=f"-{user}")
+                    await page.get_by_test_id("logout").click()
+                    await page.wait_for_url(f"{stack.url}/inbox/login")
+            finally:
+                await browser.close()
+
+    assert widths and all(width <= PHONE["width"] for width in widths.values()), widths
+
+
+async def _measure(page: Any, base: str, name: str, pages: dict[str, str],
+                   widths: dict[str, int], folder: Path, suffix: str = "") -> None:
+    response = await page.goto(base + pages[name])
+    assert response is not None and response.status == 200, name
+    widths[name + suffix] = await page.evaluate("document.documentElement.scrollWidth")
+    await page.screenshot(path=str(folder / f"phone-{name}{suffix}.png"), full_page=True)
+
+
+async def _unreachable() -> Any:
+    raise ConnectionRefusedError("no Temporal in this test")

@@ -257,6 +257,30 @@ async def test_an_alert_cannot_be_answered(desk: Desk) -> None:
     assert response.status_code == 409 and "alert" in response.json()["error"]
 
 
+async def test_the_owner_dismisses_an_alert_over_the_api_and_it_leaves_the_open_list(
+        desk: Desk) -> None:
+    listed = await desk.http.get("/sales/tasks", params={"kind": "alert"},
+                                 headers=desk.auth("jordan"))
+    assert ids(listed) == ["ana:alert:7"]
+    for user, code in (("sam", 404), ("priya", 403)):  # another rep; a manager, not its owner
+        refused = await desk.http.post("/sales/tasks/ana:alert:7/dismiss",
+                                       headers=desk.auth(user))
+        assert refused.status_code == code, refused.text
+    escalation = await desk.http.post("/sales/tasks/ana:escalation:2/dismiss",
+                                      headers=desk.auth("jordan"))
+    assert escalation.status_code == 409 and "accept, reject or recycle" in escalation.text
+
+    done = await desk.http.post("/sales/tasks/ana:alert:7/dismiss", headers=desk.auth("jordan"))
+
+    assert done.status_code == 200 and done.json()["task"]["status"] == "dismissed"
+    assert ids(await desk.http.get("/sales/tasks", params={"kind": "alert"},
+                                   headers=desk.auth("jordan"))) == []
+    assert ids(await desk.http.get("/sales/tasks", params={"kind": "alert", "status": "dismissed"},
+                                   headers=desk.auth("jordan"))) == ["ana:alert:7"]
+    twice = await desk.http.post("/sales/tasks/ana:alert:7/dismiss", headers=desk.auth("jordan"))
+    assert twice.status_code == 409 and "already dismissed" in twice.json()["error"]
+
+
 async def test_while_temporal_is_down_an_answer_is_503_with_retry_after_and_changes_nothing(
         desk: Desk) -> None:
     before = desk.row("ana:escalation:2")
@@ -304,7 +328,8 @@ async def test_a_task_carries_its_handoff_package_and_both_timelines(desk: Desk)
     assert body["related_contacts"] == ["Raj Patel (CFO)"]
     timeline = body["lead_timeline"]
     assert timeline["source"] == "store"  # Temporal is unreachable here
-    assert [e["kind"] for e in timeline["entries"]] == ["pricing_page_viewed", "opened"]
+    assert [(e["kind"], e["detail"]) for e in timeline["entries"]] == [
+        ("lead", "viewed the pricing page")]  # the task's own moments are on its timeline
 
 
 async def test_task_ids_route_with_colons_and_slashes_plain_or_url_encoded(desk: Desk) -> None:
@@ -353,7 +378,8 @@ async def test_the_owner_accepts_and_a_second_answer_is_409_and_changes_nothing(
 
     detail = await stack.http.get(url, headers=owner)
     assert detail.status_code == 200 and detail.json()["lead_timeline"]["source"] == "workflow"
-    assert "escalation" in [e["kind"] for e in detail.json()["lead_timeline"]["entries"]]
+    assert "handed to sales, tier 1" in [
+        e["detail"] for e in detail.json()["lead_timeline"]["entries"]]
 
     accepted = await stack.http.post(f"{url}/accept", json={"note": "booked a call"},
                                      headers=owner)

@@ -72,6 +72,27 @@ def test_a_task_without_routing_has_no_owner(store: Store, now: datetime) -> Non
     assert task.timeline[0]["detail"] == "no owner"
 
 
+# dismissing
+
+def test_an_alert_is_dismissed_once_and_an_escalation_never(store: Store, now: datetime) -> None:
+    _open(store, now, "a-1", kind="alert", due_at=None)
+    _open(store, now, "e-1")
+    later = now + timedelta(minutes=3)
+
+    assert store.dismiss_alert("a-1", at=later, by="ann") is True
+    assert store.dismiss_alert("a-1", at=later + timedelta(minutes=1), by="bob") is False
+    assert store.dismiss_alert("e-1", at=later, by="ann") is False
+    assert store.dismiss_alert("missing", at=later, by="ann") is False
+
+    alert = _task(store, "a-1")
+    assert (alert.status, alert.closed_at, alert.closed_by) == ("dismissed", later, "ann")
+    assert alert.timeline[-1] == {"at": "2026-01-05T09:33:00Z", "kind": "dismissed",
+                                  "by": "ann", "detail": ""}
+    assert _task(store, "e-1").status == "open" and _kinds(store, "e-1") == ["opened"]
+    assert [t.id for t in store.list_sales_tasks(kind="alert")] == []
+    assert [t.id for t in store.list_sales_tasks(kind="alert", status="dismissed")] == ["a-1"]
+
+
 # closing
 
 def test_a_task_is_closed_once(store: Store, now: datetime) -> None:
