@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 
 from engine.errors import NurtureError
+from worker.cli_settings import DataDirOption, settings_for
 
 sends_app = typer.Typer(help="Emails whose outcome is unknown after a crash: list them, "
                              "re-send one.", no_args_is_help=True)
@@ -34,18 +35,18 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def list_unknown(
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Emails that may or may not have gone out, oldest first."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    from engine.settings import load_settings
     from worker.serve import open_store
     from worker.terminal import shown
 
     try:
-        store = open_store(load_settings())
+        store = open_store(settings_for(data_dir))
     except NurtureError as err:
         raise _fail(str(err)) from None
     try:
@@ -75,19 +76,19 @@ def list_unknown(
 
 @sends_app.command("resend")
 def resend(key: Annotated[str, typer.Argument(help="The send's key, from `nurture sends "
-                                                   "unknown`.")]) -> None:
+                                                   "unknown`.")],
+           data_dir: DataDirOption = None) -> None:
     """Re-send one unknown-outcome email, exactly as it first went out."""
     from rich.console import Console
     from rich.text import Text
 
     from engine.runtime.delivery import resend_unknown
-    from engine.settings import load_settings
     from worker.assembly import smtp_from
     from worker.serve import open_store
     from worker.terminal import plain, shown
 
     try:
-        settings = load_settings()
+        settings = settings_for(data_dir)
         transport = smtp_from(settings)
         store = open_store(settings)
     except NurtureError as err:

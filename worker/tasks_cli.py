@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from engine.errors import NurtureError
-from worker.dev_addresses import DEFAULT_DATA_DIR
+from worker.cli_settings import DataDirOption, settings_for
 
 # The desk pulls in Temporal and rich takes a while to load; `nurture --help` and the other
 # commands (`nurture simulate`) should not wait for them.
@@ -48,46 +48,20 @@ T = TypeVar("T")
 IdArgument = Annotated[str, typer.Argument(help="Task id, e.g. 'lead-42:escalation:7'.")]
 NoteOption = Annotated[str, typer.Option("--note", help="A note for the task's timeline.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-DataDirOption = Annotated[Path | None, typer.Option(
-    "--data-dir", help="The folder `nurture dev --data-dir` uses (its database, and its "
-                       "Temporal server while it runs) [default: .nurture]",
-    file_okay=False)]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    from worker.terminal import plain
+
+    typer.echo(f"error: {plain(message)}", err=True)  # it may quote a task id as typed
     return typer.Exit(code)
 
 
 def _settings(data_dir: Path | None) -> Settings:
-    """The settings `nurture dev --data-dir` would give its own processes, for what the
-    environment leaves unset: the folder's database, the running stack's Temporal server
-    and address. Exit 2 when there is no database to read."""
-    from engine.settings import load_settings
-    from worker.dev_addresses import running
-
     try:
-        settings = load_settings()
+        return settings_for(data_dir)
     except NurtureError as err:
         raise _fail(str(err), 2) from None
-    given, folder = settings.model_fields_set, data_dir or DEFAULT_DATA_DIR
-    update: dict[str, Any] = {}
-    if "database_url" not in given:
-        database = folder / "nurture.db"
-        if not database.is_file():
-            where = (f"--data-dir {folder} holds no nurture database" if data_dir else
-                     f"there is no nurture database in {folder}/ (the default data folder)")
-            raise _fail(f"{where}. Pass --data-dir with the folder `nurture dev --data-dir` "
-                        "uses, set NURTURE_DATABASE_URL, or start `nurture dev` there "
-                        "first", 2)
-        update["database_url"] = f"sqlite:///{database}"
-    dev = running(folder)
-    if dev is not None:
-        if "temporal_address" not in given:
-            update["temporal_address"] = dev.temporal_address
-        if "base_url" not in given:
-            update["base_url"] = dev.api_url
-    return settings.model_copy(update=update)
 
 
 @contextmanager
@@ -127,10 +101,11 @@ def _run(work: Callable[[SalesDesk, Viewer], Coroutine[Any, Any, T]],
 
 
 def _text(value: Any) -> Text:
-    """Lead-controlled text, shown as typed (never read as rich markup)."""
-    from rich.text import Text
+    """Lead-controlled text, shown as typed: never read as rich markup, and its control
+    characters (escape sequences) shown as escapes rather than obeyed by the terminal."""
+    from worker.terminal import shown
 
-    return Text("" if value is None else str(value))
+    return shown(value)
 
 
 @tasks_app.command("list")

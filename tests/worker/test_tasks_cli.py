@@ -220,3 +220,23 @@ def test_a_token_names_the_inbox_of_the_running_dev_stack(
     again = CliRunner().invoke(app, ["tasks", "token", "lena", "--data-dir", str(folder)],
                                env=no_database_env())
     assert "sign in at http://127.0.0.1:8000/inbox/login" in again.stderr  # the default
+
+
+def test_lead_text_reaches_the_terminal_as_text_not_escape_sequences(
+        env: dict[str, str]) -> None:
+    store = open_store(env)
+    lead = store.get_lead("bo")
+    assert lead is not None
+    store.upsert_lead(lead.model_copy(update={"first_name": "Bo\x1b[2J\x1b]0;owned\x07"}),
+                      now=datetime.now(UTC))
+    store.dispose()
+
+    listed = nurture(env, "list")
+    shown = nurture(env, "show", "bo:escalation:4")
+    unknown = nurture(env, "show", "nope\x1b[31m")
+
+    for result in (listed, shown):
+        assert result.exit_code == 0, result.output
+        assert "\x1b[2J" not in result.stdout and "\x07" not in result.stdout
+    assert "Bo\\x1b[2J" in shown.stdout
+    assert "\x1b" not in unknown.stderr and "nope\\x1b[31m" in unknown.stderr
