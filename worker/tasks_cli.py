@@ -146,6 +146,7 @@ def show(task_id: IdArgument, as_json: JsonOption = False) -> None:
     from rich.text import Text
 
     from engine.api.sales import detail_json
+    from engine.phrasing import source_label
 
     detail = _run(lambda desk, viewer: desk.detail(viewer, task_id))
     body = detail_json(detail)
@@ -160,8 +161,9 @@ def show(task_id: IdArgument, as_json: JsonOption = False) -> None:
     facts.add_column(overflow="fold")
     lead = body["lead"] or {}
     name = " ".join(p for p in (lead.get("first_name"), lead.get("last_name")) if p)
-    facts.add_row("lead", _text(f"{name or lead.get('email') or task['lead_id']} — "
-                                f"{lead.get('title') or ''} {lead.get('company') or ''}"))
+    role = " at ".join(p for p in (lead.get("title"), lead.get("company")) if p)
+    facts.add_row("lead", _text(" — ".join(p for p in (
+        name or lead.get("email") or task["lead_id"], role) if p)))
     facts.add_row("owner", _text(task["owner_name"] or task["owner"] or "unassigned"))
     facts.add_row("due", _when(task["due_at"]) or "—")
     facts.add_row("why now", _text(task["reason"]))
@@ -169,6 +171,8 @@ def show(task_id: IdArgument, as_json: JsonOption = False) -> None:
     for key, value in (task["handoff"] or {}).items():
         if value and key not in ("qualification_reason", "suggested_opener", "tier"):
             shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+            if key == "source":
+                shown = source_label(value) or value
             facts.add_row(key.replace("_", " "), _text(shown))
     console.print(facts)
     for title, entries in (("task timeline", body["task_timeline"]),
