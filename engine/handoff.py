@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.events import Event
 from engine.leads import LeadProfile
+from engine.phrasing import (
+    ago,
+    count,
+    industry_name,
+    recent_span,
+    sentence,
+    source_name,
+    with_article,
+)
 from engine.scoring import Scores
 
 # What an action says about a lead, strongest first. Opens are left out on purpose:
@@ -41,6 +51,42 @@ PAINS: dict[str, str] = {
     "demo_requested": "wants to see the product on their own data",
     "contact_requested": "has a question only sales can answer",
 }
+"""What an action suggests the lead needs, said about them ("Likely pain: …")."""
+
+_PAINS_TO_YOU: dict[str, str] = {
+    "roi_calculator_used": "you need to justify the spend with numbers",
+    "pricing_page_viewed": "you're sizing cost and plans",
+    "comparison_viewed": "you're comparing vendors",
+    "case_study_downloaded": "you want proof it works for companies like yours",
+    "case_study_viewed": "you want proof it works for companies like yours",
+    "webinar_attended": "you're researching the problem the webinar covered",
+    "demo_requested": "you want to see the product on your own data",
+    "contact_requested": "you have a question only sales can answer",
+}
+"""The same pains said to the lead, for an opener when we do not know their company."""
+
+UNCLEAR_PAIN = "not yet clear"
+"""The likely pain when no action points to one."""
+
+CONTENT: dict[str, str] = {
+    "demo_requested": "Demo request",
+    "contact_requested": "Contact request",
+    "email_replied": "Email reply",
+    "roi_calculator_used": "ROI calculator",
+    "pricing_page_viewed": "Pricing page",
+    "demo_page_viewed": "Demo page",
+    "comparison_viewed": "Comparison",
+    "case_study_downloaded": "Case study",
+    "case_study_viewed": "Case study",
+    "webinar_attended": "Webinar",
+    "webinar_registered": "Webinar",
+    "content_downloaded": "Download",
+    "form_submitted": "Form",
+    "email_clicked": "Email",
+    "blog_viewed": "Blog post",
+}
+"""What a rep calls the content behind an action ("Case study: How Ledgerly cut CAC").
+A colleague's signal is not content: the package lists colleagues apart."""
 
 
 class HandoffPackage(BaseModel):
@@ -71,15 +117,6 @@ class HandoffPackage(BaseModel):
     due_at: datetime | None = None
 
 
-def _ago(then: datetime, now: datetime) -> str:
-    delta = now - then
-    if delta < timedelta(hours=1):
-        return "within the hour"
-    if delta < timedelta(days=1):
-        return f"{int(delta.total_seconds() // 3600)} h ago"
-    return f"{delta.days} days ago"
-
-
 def buying_role(title: str | None, role: str) -> str:
     """Economic buyer, champion, evaluator or user, from the title."""
     t = (title or "").lower()
@@ -96,13 +133,14 @@ def buying_role(title: str | None, role: str) -> str:
 
 
 def company_fit(profile: LeadProfile, scores: Scores) -> str:
-    """One line on the company."""
+    """One line on the company: "high fit 800-person SaaS company Acme in US"."""
     parts = [f"{scores.fit_tier} fit"]
     if profile.company_size:
-        parts.append(f"{profile.company_size}-person")
+        parts.append(f"{profile.company_size:,}-person")
     if profile.industry:
-        parts.append(profile.industry)
-    parts.append(f"company {profile.company or profile.company_domain or '(unknown)'}")
+        parts.append(industry_name(profile.industry))
+    name = profile.company or profile.company_domain
+    parts.append(f"company {name}" if name else "company")
     if profile.country:
         parts.append(f"in {profile.country}")
     text = " ".join(parts)
@@ -118,10 +156,12 @@ def engagement_pattern(events: list[Event], now: datetime) -> str:
         return "no engagement yet"
     week = sum(1 for e in real if now - e.at <= timedelta(days=7))
     month = sum(1 for e in real if now - e.at <= timedelta(days=30))
-    first = min(e.at for e in real)
-    span = max((now - first).days, 0)
+    span = max(now - min(e.at for e in real), timedelta(0))
     trend = "accelerating" if week * 4 > month and week >= 2 else "steady" if week else "cooling"
-    return f"{len(real)} actions over {span} days, {week} in the last 7 days — {trend}"
+    text = f"{count(len(real), 'action')} {recent_span(span)}"
+    if week < len(real):  # when every action is this week's, saying so adds nothing
+        text += f", {week or 'none'} in the last 7 days"
+    return f"{text} — {trend}"
 
 
 def build_handoff(profile: LeadProfile, events: list[Event], scores: Scores, *, tier: int,
@@ -132,22 +172,15 @@ def build_handoff(profile: LeadProfile, events: list[Event], scores: Scores, *, 
         key=lambda e: (list(MEANINGFUL).index(e.type), -e.at.timestamp()),
     )
     newest = max((e for e in events if e.type in MEANINGFUL), key=lambda e: e.at, default=None)
-    last = f"{MEANINGFUL[newest.type]} ({_ago(newest.at, now)})" if newest else "none yet"
-    content: list[str] = []
-    for e in sorted(events, key=lambda e: e.at, reverse=True):
-        label = str(e.properties.get("title") or e.properties.get("topic")
-                    or e.properties.get("template") or "")
-        if e.type in MEANINGFUL and e.type != "email_opened" and label:
-            item = f"{e.type.replace('_', ' ')}: {label}"
-            if item not in content:
-                content.append(item)
-    pain = next((PAINS[e.type] for e in ranked if e.type in PAINS), "not yet clear")
+    last = f"{MEANINGFUL[newest.type]} ({ago(now - newest.at)})" if newest else "none yet"
+    pain_from = next((e.type for e in ranked if e.type in PAINS), None)
+    pain = PAINS[pain_from] if pain_from else UNCLEAR_PAIN
     role = buying_role(profile.title, scores.role)
-    opener = _opener(profile, newest, pain)
+    opener = _opener(profile, newest, pain_from)
     campaign = profile.campaign or _campaign(events)
     return HandoffPackage(
         tier=tier, source=profile.source or "unknown", last_meaningful_action=last,
-        content_engaged=content[:8], likely_pain=pain, buying_role=role,
+        content_engaged=content_engaged(events), likely_pain=pain, buying_role=role,
         company_fit=company_fit(profile, scores),
         engagement_pattern=engagement_pattern(events, now),
         qualification_reason=qualification_sentence(profile, events, now),
@@ -155,6 +188,52 @@ def build_handoff(profile: LeadProfile, events: list[Event], scores: Scores, *, 
         escalation_reason=(f"{reason}; {scores.fit_tier} fit, {scores.intent_level} intent "
                            f"(score {scores.total:g})"),
     )
+
+
+def content_engaged(events: list[Event], limit: int = 8) -> list[str]:
+    """The content the lead engaged with, newest first, each named once: "Pricing page",
+    "Case study: How Ledgerly cut CAC by 31%"."""
+    items: list[str] = []
+    seen: set[str] = set()
+    for event in sorted(events, key=lambda e: e.at, reverse=True):
+        noun = CONTENT.get(event.type)
+        if noun is None:
+            continue
+        label = _content_label(event)
+        if not label:
+            continue
+        item = _labelled(noun, label)
+        key = _words(item)
+        if key not in seen:  # a webinar registered for and attended is one webinar
+            seen.add(key)
+            items.append(item)
+    return items[:limit]
+
+
+def _content_label(event: Event) -> str:
+    """The title the event gives its content; an email is known by its subject (a
+    template's file name means nothing to a rep)."""
+    keys = ("subject",) if event.type == "email_clicked" else ("title", "topic")
+    for key in keys:
+        value = event.properties.get(key)
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())[:200]
+    return ""
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _labelled(noun: str, label: str) -> str:
+    """"Noun: label", or just one of them when one already says the other ("Pricing" on
+    the pricing page, "Roi Calculator" for the ROI calculator)."""
+    noun_words, label_words = set(_words(noun).split()), set(_words(label).split())
+    if label_words <= noun_words:
+        return noun
+    if noun_words <= label_words:
+        return sentence(label)
+    return f"{noun}: {label}"
 
 
 def _campaign(events: list[Event]) -> str:
@@ -188,13 +267,14 @@ def qualification_sentence(profile: LeadProfile, events: list[Event], now: datet
     conversion, attended 48 minutes, used the ROI calculator, and returned to the pricing
     page twice this week."
     """
-    who = profile.title or profile.full_name
-    size = f"{profile.company_size:,}-person " if profile.company_size else ""
-    industry = f"{_industry(profile.industry)} " if profile.industry else ""
+    title = (profile.title or "").strip().rstrip(".")
+    who = sentence(title) if title else profile.full_name
+    described = " ".join(part for part in (
+        f"{profile.company_size:,}-person" if profile.company_size else "",
+        industry_name(profile.industry), "company") if part)
     company = f" ({profile.company})" if profile.company else ""
-    article = "an" if (size or industry or "company")[:1].lower() in "aeiou" else "a"
-    known = profile.company or profile.company_size or profile.industry
-    first = f"{who} at {article} {size}{industry}company{company}." if known else f"{who}."
+    known = profile.company or profile.company_size or industry_name(profile.industry)
+    first = f"{who} at {with_article(described)}{company}." if known else f"{who}."
     clauses: list[str] = []
     webinar = next((e for e in sorted(events, key=lambda e: e.at)
                     if e.type == "webinar_attended"), None)
@@ -204,9 +284,9 @@ def qualification_sentence(profile: LeadProfile, events: list[Event], now: datet
                        else "came in through a webinar")
         minutes = webinar.properties.get("minutes") or webinar.properties.get("duration")
         if isinstance(minutes, int | float) and minutes > 0:
-            clauses.append(f"attended {minutes:g} minutes")
-    elif profile.source:
-        clauses.append(f"came in through {_source(profile.source)}")
+            clauses.append(f"attended {minutes:g} minute{'' if minutes == 1 else 's'}")
+    elif source_name(profile.source):
+        clauses.append(f"came in through {source_name(profile.source)}")
     week = [e for e in events if now - e.at <= timedelta(days=7)]
     for kind, (did, noun) in _ACTIONS.items():
         recent = sum(1 for e in week if e.type == kind)
@@ -227,28 +307,9 @@ def qualification_sentence(profile: LeadProfile, events: list[Event], now: datet
     return f"{first} {text}."
 
 
-_SOURCES = {
-    "organic": "organic search", "seo": "organic search", "referral": "a referral",
-    "pricing_page": "the pricing page", "pricing": "the pricing page",
-    "webinar": "a webinar", "newsletter": "the newsletter", "paid": "a paid campaign",
-    "ppc": "a paid campaign", "linkedin": "LinkedIn", "event": "an event",
-    "partner": "a partner", "content_syndication": "content syndication",
-}
-
-
-def _source(source: str) -> str:
-    return _SOURCES.get(source.lower(), source.replace("_", " "))
-
-
-_INDUSTRY_NAMES = {"saas": "SaaS", "it": "IT", "fintech": "fintech", "b2b": "B2B"}
-
-
-def _industry(industry: str) -> str:
-    return _INDUSTRY_NAMES.get(industry.lower(), industry)
-
-
-def _opener(profile: LeadProfile, newest: Event | None, pain: str) -> str:
-    name = profile.first_name or "there"
+def _opener(profile: LeadProfile, newest: Event | None, pain_from: str | None) -> str:
+    """The first line a rep could say, from the newest action and the pain it points to."""
+    name = (profile.first_name or "").strip() or "there"
     company = profile.company or "your team"
     if newest is None:
         return f"Hi {name}, what prompted {company} to look at this now?"
@@ -259,6 +320,11 @@ def _opener(profile: LeadProfile, newest: Event | None, pain: str) -> str:
         return (f"Hi {name}, you were weighing cost — happy to size a plan for {company} in "
                 "15 minutes, with numbers from teams your size.")
     if newest.type == "webinar_attended":
-        topic = newest.properties.get("topic") or "the webinar"
-        return f"Hi {name}, after {topic}, which part is most urgent for {company}?"
-    return f"Hi {name}, it looks like {company} {pain}; is that on your plate this quarter?"
+        topic = newest.properties.get("topic")
+        webinar = f"the webinar on {topic}" if topic else "the webinar"
+        return f"Hi {name}, after {webinar}, which part is most urgent for {company}?"
+    if pain_from is None:  # nothing points to a need yet: ask rather than guess
+        return f"Hi {name}, what prompted {company} to look at this now?"
+    looks = (f"{profile.company} {PAINS[pain_from]}" if profile.company
+             else _PAINS_TO_YOU[pain_from])
+    return f"Hi {name}, it looks like {looks}; is that on your plate this quarter?"

@@ -9,6 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PURE = ["engine/events.py", "engine/leads.py", "engine/scoring.py", "engine/handoff.py",
         "engine/business_hours.py", "engine/routing.py", "engine/feedback.py", "engine/sla.py",
+        "engine/phrasing.py",
         "engine/dsl/pages.py",
         "engine/cadence.py", "engine/errors.py", "engine/dsl", "engine/journey",
         "engine/runtime/models.py", "engine/runtime/messages.py"]

@@ -170,6 +170,7 @@ def show(task_id: IdArgument, as_json: JsonOption = False,
 
     from engine.api.sales import detail_json
     from engine.client import Viewer
+    from engine.phrasing import source_label
 
     async def look(desk: SalesDesk, viewer: Viewer) -> tuple[Any, str]:
         detail = await desk.detail(viewer, task_id)
@@ -188,8 +189,9 @@ def show(task_id: IdArgument, as_json: JsonOption = False,
     facts.add_column(overflow="fold")
     lead = body["lead"] or {}
     name = " ".join(p for p in (lead.get("first_name"), lead.get("last_name")) if p)
-    facts.add_row("lead", _text(f"{name or lead.get('email') or task['lead_id']} — "
-                                f"{lead.get('title') or ''} {lead.get('company') or ''}"))
+    role = " at ".join(p for p in (lead.get("title"), lead.get("company")) if p)
+    facts.add_row("lead", _text(" — ".join(p for p in (
+        name or lead.get("email") or task["lead_id"], role) if p)))
     facts.add_row("owner", _text(task["owner_name"] or task["owner"] or "unassigned"))
     facts.add_row("due", _when(task["due_at"], zone) or "—")
     facts.add_row("why now", _text(task["reason"]))
@@ -197,6 +199,8 @@ def show(task_id: IdArgument, as_json: JsonOption = False,
     for key, value in (task["handoff"] or {}).items():
         if value and key not in ("qualification_reason", "suggested_opener", "tier"):
             shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+            if key == "source":
+                shown = source_label(value) or value
             facts.add_row(key.replace("_", " "), _text(shown))
     console.print(facts)
     for title, entries in (("task timeline", body["task_timeline"]),

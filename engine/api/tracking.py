@@ -56,7 +56,7 @@ async def click(token: str, request: Request) -> Response:
         scanner_after_send=timedelta(seconds=ctx.settings.scanner_click_seconds),
         burst=SCANNER_BURST)
     properties: dict[str, Any] = {"url": url, "template": send.template, "track": send.track,
-                                  "link": index}
+                                  "subject": send.subject, "link": index}
     if row.scanner:
         properties["bot"] = True
     await ctx.accept([_event(send.lead_id, f"click-{_short(key)}-{row.id}", EMAIL_CLICKED,

@@ -107,7 +107,13 @@ def display_name(profile: LeadProfile) -> str:
 
 
 def summary(data: dict[str, Any], width: int = 160) -> str:
-    """A timeline entry's data in one short line."""
+    """A timeline entry's data in one short line, cut at a word ("attended 48…", never
+    "attended 48 minute…")."""
     text = ", ".join(f"{key}: {value}" for key, value in data.items()
                      if value not in (None, "", [], {}))
-    return text if len(text) <= width else text[:width - 1] + "…"
+    if len(text) <= width:
+        return text
+    cut = text[:width - 1]
+    if not text[width - 1].isspace() and " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"

@@ -19,6 +19,9 @@ from engine.dsl.conditions import (
     PropertyMatchesLead,
     ScoreIs,
 )
+from engine.phrasing import count
+
+__all__ = ["condition", "count", "join", "span", "text"]
 
 
 def span(duration: timedelta) -> str:
@@ -29,11 +32,6 @@ def span(duration: timedelta) -> str:
         if amount:
             parts.append(count(amount, unit))
     return " ".join(parts) or "no time"
-
-
-def count(amount: int, unit: str) -> str:
-    """1 day, 2 days."""
-    return f"{amount} {unit}{'' if amount == 1 else 's'}"
 
 
 def text(value: object) -> str:

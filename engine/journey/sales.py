@@ -20,6 +20,7 @@ from engine.journey.journal import note, note_scores
 from engine.journey.reactions import rescore
 from engine.journey.state import LeadState, OpenEscalation
 from engine.leads import Phase
+from engine.phrasing import count
 from engine.scoring import readiness
 from engine.sla import owner_hours, reroute_at
 
@@ -34,7 +35,7 @@ def handoff(state: LeadState, tier: int, reason: str, now: datetime) -> HandoffP
                             now=now)
     no_answer = sales.after_reject(RejectReason.NO_RESPONSE)
     return package.model_copy(update={"recycle_path": (
-        f"no outcome within {sales.tiers.follow_up_days} business days: recycled with "
+        f"no outcome within {count(sales.tiers.follow_up_days, 'business day')}: recycled with "
         f"reason 'no response', then {no_answer.describe() if no_answer else 'nurture'}")})
 
 
@@ -118,7 +119,7 @@ def no_response(state: LeadState) -> Feedback:
     days = state.playbook.sales.tiers.follow_up_days
     return Feedback(task_id=escalation.task_id, action="reject",
                     reason=RejectReason.NO_RESPONSE, by="system",
-                    note=f"no outcome within {days} business days")
+                    note=f"no outcome within {count(days, 'business day')}")
 
 
 def wake_at(escalation: OpenEscalation) -> datetime | None:

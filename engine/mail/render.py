@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from engine.errors import TemplateError
 from engine.mail.context import EmailContext
+from engine.phrasing import industry_name, sentence, source_label, with_article
 
 EMAIL_FOLDER = "email"
 """Where email templates live inside the templates directory."""
@@ -25,6 +26,21 @@ PARTS = ("subject.txt", "body.txt", "body.html")
 """The files every email template folder holds."""
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+FILTERS = {
+    "industry_name": lambda value: industry_name(_text(value)),
+    "source_label": lambda value: source_label(_text(value)),
+    "with_article": lambda value: with_article(_text(value)),
+    "sentence": lambda value: sentence(_text(value)),
+}
+"""Phrasing for templates (`engine.phrasing`): `{{ lead.industry | industry_name }}` says
+SaaS for saas, `{{ name | with_article }}` puts a or an before it, `{{ text | sentence }}`
+starts it with a capital, `{{ source | source_label }}` names a lead source."""
 
 
 class RenderedEmail(BaseModel):
@@ -54,6 +70,7 @@ class TemplateRenderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
+        self.environment.filters.update(FILTERS)
 
     @property
     def email_dir(self) -> Path:

@@ -147,7 +147,8 @@ class SalesTaskActivities:
 
     @activity.defn(name="retier_task")
     async def retier_task(self, input: RetierInput) -> OpenedTask:
-        """Raise an open task's urgency and bring its due time forward (never later)."""
+        """Raise an open task's urgency: the new tier's SLA counts from the hand-raise that
+        re-tiers it (`input.now`); a deadline still ahead and sooner stands."""
         policy = input.policy
 
         def work() -> OpenedTask:

@@ -111,7 +111,7 @@ def test_show_prints_the_handoff_package_and_both_timelines(env: dict[str, str])
 
     text = nurture(env, "show", "ana:escalation:2")
     assert text.exit_code == 0
-    for part in ("Tier 1", "Ana Ruiz", "Jordan Lee", "likely pain",
+    for part in ("Tier 1", "Ana Ruiz — VP Marketing at Acme", "Jordan Lee", "likely pain",
                  "lead timeline (from the store)"):
         assert part in text.stdout, part
     # In the owner's words and zone: Jordan works from New York.

@@ -18,6 +18,7 @@ from engine.client import (
 )
 from engine.dsl.spec import PlaybookSpec
 from engine.feedback import Feedback, RejectReason
+from engine.phrasing import source_label
 from engine.store import SalesTaskView
 
 _HANDOFF = [("source", "Source"), ("campaign", "Campaign"),
@@ -46,7 +47,9 @@ def task_view(playbook: PlaybookSpec, detail: TaskDetail, zone: str) -> dict[str
     task, lead = detail.task, detail.lead
     handoff = task.handoff or {}
     sales = playbook.sales
-    rows: list[tuple[str, Any]] = [(label, handoff.get(key)) for key, label in _HANDOFF]
+    rows: list[tuple[str, Any]] = [
+        (label, source_label(handoff.get(key)) if key == "source" else handoff.get(key))
+        for key, label in _HANDOFF]
     recycle = handoff.get("recycle_path") or (sales.on_recycle.describe() if sales.on_recycle
                                               else "back to nurture where the lead left off")
     rows += [("Related contacts", detail.related), ("Recycle path", recycle)]

@@ -135,16 +135,23 @@ class SalesTaskLedger(TableAccess):
 
     def retier_task(self, task_id: str, *, tier: int, due_at: datetime, at: datetime,
                     detail: str) -> bool:
-        """Make an open task more urgent (a lower tier, an earlier due time); False if it is
-        not open. A retried call changes nothing more."""
+        """Make an open task more urgent (a lower tier); False if it is not open. A retried
+        call changes nothing more.
+
+        `due_at` is the new tier's deadline counted from `at`, the hand-raise that re-tiers
+        the task. A deadline still ahead of `at` and sooner stands (a re-tier never gives
+        more time); one already past does not: the task's clock starts again from the
+        hand-raise, instead of breaching the moment it was re-tiered."""
         at, due_at = as_utc(at, name="at"), as_utc(due_at, name="due_at")
 
         def retier(row: SalesTaskRow) -> dict[str, Any] | None:
             if row.tier <= tier:
                 return None
             entry = _entry(at, "retiered", "system", detail)
-            return {"tier": tier, "due_at": min(due_at, row.due_at or due_at),
-                    "breached_at": None, "timeline": [*row.timeline, entry]}
+            before = row.due_at
+            due = before if before is not None and at < before < due_at else due_at
+            return {"tier": tier, "due_at": due, "breached_at": None,
+                    "timeline": [*row.timeline, entry]}
 
         return self._change_task(task_id, retier)
 

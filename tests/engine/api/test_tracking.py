@@ -183,6 +183,8 @@ async def test_a_click_right_after_sending_is_taken_for_a_link_scanner(
     (event,) = await _events(stack, "cyd", "email_clicked", 1)
     assert event["properties"]["bot"] is True
     assert event["properties"]["template"] == email.send.template
+    # A rep knows the email by its subject, not by the template's folder name.
+    assert event["properties"]["subject"] == email.send.subject
     assert [c.scanner for c in _clicks(stack, email.send)] == [True]
 
 

@@ -142,3 +142,23 @@ def test_context_keeps_the_triggering_event_and_fills_missing_properties() -> No
 
     assert context.event == {"type": "case_study_viewed", "properties": {}}
     assert context.ctx == {"topic": "Forecasting"}
+
+
+def test_phrasing_filters_make_lead_data_read_right_in_a_sentence(
+    write_email: WriteEmail,
+) -> None:
+    renderer = write_email(
+        "story",
+        subject="{{ lead.industry | industry_name | sentence }}: "
+                "{{ (lead.company_size ~ '-person team') | with_article }}",
+        text="Teams in {{ lead.industry | industry_name }} via "
+             "{{ lead.source | source_label }}.")
+
+    rendered = renderer.render("story", context_for(first_name="Sam", industry="saas",
+                                                    source="content_syndication"))
+    sized = renderer.render("story", EmailContext.for_lead(
+        LeadProfile(id="l", email="a@b.example", industry="ecommerce", company_size=800),
+        sender=SenderIdentity(), unsubscribe_url="https://northwind.example/u/tok"))
+
+    assert "Teams in SaaS via content syndication." in rendered.text
+    assert sized.subject == "E-commerce: an 800-person team"

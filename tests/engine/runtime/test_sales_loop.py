@@ -395,6 +395,34 @@ async def test_a_demo_request_while_a_tier_3_task_waits_makes_it_tier_1(loop: Lo
         await loop.client.get_workflow_handle(workflow_id_for(person.id)).terminate("done")
 
 
+async def test_a_demo_request_after_a_breach_gives_the_task_a_fresh_tier_1_clock(
+        loop: Loop) -> None:
+    tuesday_ten = next_local(await loop.now(), 1, time(10))
+    person = lead(title="Marketing Coordinator", company_size=8, industry="retail")
+    await loop.sleep_until(tuesday_ten)
+    await loop.start(person)
+    for kind in ("roi_calculator_used", "pricing_page_viewed", "comparison_viewed",
+                 "pricing_page_viewed", "case_study_downloaded"):
+        await loop.event(person, kind)
+    task = loop.open_task(person)
+    assert task.tier == 3
+    try:
+        await loop.sleep_until(task.due_at + timedelta(hours=1))
+        assert loop.open_task(person).breached_at is not None
+        raised_at = await loop.now()
+        await loop.event(person, "demo_requested")
+        urgent = loop.open_task(person)
+        # The SLA counts from the demo request, not from when the tier-3 task opened: its
+        # old deadline had passed, and keeping it would breach the task again at once.
+        assert urgent.tier == 1 and urgent.breached_at is None
+        assert abs(urgent.due_at - (raised_at + timedelta(minutes=30))) < timedelta(minutes=1)
+        assert len(await loop.journal(person, "sla_breached")) == 1
+        (retiered,) = await loop.journal(person, "retiered")
+        assert retiered.data["due_at"] == urgent.due_at.isoformat()
+    finally:
+        await loop.client.get_workflow_handle(workflow_id_for(person.id)).terminate("done")
+
+
 async def test_alerts_reach_the_open_tasks_owner_or_the_routed_rep(loop: Loop) -> None:
     person = lead(source="newsletter")
     async with escalated(loop, person) as task:

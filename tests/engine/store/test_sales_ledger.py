@@ -193,6 +193,29 @@ def test_a_task_is_made_more_urgent_but_never_less(store: Store, now: datetime) 
     assert store.retier_task("t-1", tier=1, due_at=now, at=now, detail="x") is False
 
 
+def test_a_re_tier_after_the_deadline_passed_counts_from_the_hand_raise(
+        store: Store, now: datetime) -> None:
+    _open(store, now - timedelta(days=4), tier=3, due_at=now - timedelta(days=1))
+    store.breach_task("t-1", at=now - timedelta(days=1), detail="late")
+
+    fresh = now + timedelta(minutes=30)
+    assert store.retier_task("t-1", tier=1, due_at=fresh, at=now,
+                             detail="now tier 1: requested a demo") is True
+
+    task = _task(store)
+    assert (task.tier, task.due_at, task.breached_at) == (1, fresh, None)
+
+
+def test_a_re_tier_keeps_a_sooner_deadline_that_is_still_ahead(store: Store,
+                                                                now: datetime) -> None:
+    _open(store, now - timedelta(days=3), tier=3, due_at=now + timedelta(minutes=10))
+
+    assert store.retier_task("t-1", tier=1, due_at=now + timedelta(minutes=30), at=now,
+                             detail="now tier 1: requested a demo") is True
+
+    assert _task(store).due_at == now + timedelta(minutes=10)
+
+
 def test_a_closed_task_is_neither_breached_nor_rerouted(store: Store, now: datetime) -> None:
     _open(store, now)
     store.close_task("t-1", status="rejected", at=now, by="ann", reason="no_business_need")
