@@ -271,7 +271,7 @@ def inbox_list_texts() -> tuple[Written, ...]:
     page = env.get_template("web/inbox/list.html").render(
         company="Northwind Analytics", viewer=Viewer("jordan"), csrf="x", rows=list_rows(
             views, "America/New_York", NOW), total=len(views), status="open", tier="",
-        owner="", error=None, tabs=[], reps=[], previous=None, next=None, shown=(1, 1))
+        owner="", error=None, flash=None, tabs=[], reps=[], previous=None, next=None, shown=(1, 1))
     return tuple(Written(f"inbox list row {n}", html.unescape(cell.strip()), "sentence")
                  for n, cell in enumerate(re.findall(r'<td class="reason">(.*?)</td>', page,
                                                      re.S)))
