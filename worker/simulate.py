@@ -18,6 +18,7 @@ import itertools
 import json
 import logging
 import tempfile
+import traceback
 import uuid
 import weakref
 from dataclasses import dataclass, field
@@ -151,6 +152,11 @@ async def simulate(scenario: Scenario, playbook: PlaybookSpec, settings: Setting
     core = weakref.ref(runtime)
     try:
         result = await _on_own_server(scenario, playbook, settings, store, runtime)
+    except BaseException as failure:
+        # The traceback keeps the frames that named the environment; their variables are
+        # of no use to whoever reports the error.
+        traceback.clear_frames(failure.__traceback__)
+        raise
     finally:
         del runtime
         release_core(core)
@@ -179,8 +185,7 @@ def release_core(core: weakref.ref[Runtime]) -> bool:
     and the core's runtime go only when the cyclic collector runs. Collecting here drops the
     runtime on this thread, which stops the core's threads and waits for them (with the
     interpreter lock released), instead of leaving them to whenever a collection happens,
-    on whatever thread, or to the interpreter's teardown. (After a failure the traceback
-    still holds the environment, and the core goes with it, later.)
+    on whatever thread, or to the interpreter's teardown.
     """
     gc.collect()
     return core() is None

@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import weakref
 from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.runtime import Runtime
+
+import worker.simulate as simulation
+from engine.store import Store
+from worker.simulate import quiet_runtime
+from workflows import PLAYBOOK
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,3 +104,29 @@ def test_a_simulation_stops_temporal_s_core_before_its_event_loop_closes() -> No
     found = json.loads(done.stdout.splitlines()[-1])
     assert found["lines"] and found["runtimes"] == 0
     assert found["threads"] in ([], None), found["threads"]
+
+
+class _BrokenStore(Store):
+    def record_event(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the store broke")
+
+
+async def test_a_failed_simulation_stops_temporal_s_core_too(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[weakref.ref[Runtime]] = []
+
+    def runtime() -> Runtime:
+        fresh = quiet_runtime()
+        made.append(weakref.ref(fresh))
+        return fresh
+
+    monkeypatch.setattr(simulation, "quiet_runtime", runtime)
+    store = _BrokenStore.temporary()
+    scenario = simulation.load_scenario(ROOT / "examples" / "webinar_attendee.json")
+    try:
+        with pytest.raises(RuntimeError, match="the store broke"):
+            await simulation.simulate(scenario, PLAYBOOK, store=store)
+    finally:
+        store.dispose()
+
+    assert len(made) == 1 and made[0]() is None  # the traceback kept it, before
