@@ -139,6 +139,12 @@ def summary(runs: list[Run], load: int) -> str:
     ])
 
 
+def _relative(part: str) -> str:
+    path = Path(part)
+    return str(path.relative_to(ROOT)) if path.is_absolute() and path.is_relative_to(ROOT) \
+        else part
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=50, help="simulations to run (50)")
@@ -159,9 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--example {args.example} does not exist")
     command = simulate_command(args.nurture, args.example)
     before = os.getloadavg()[0]
-    print(f"{' '.join(Path(c).name if i == 0 else c for i, c in enumerate(command))}: "
-          f"{args.runs} runs, {args.load} busy loops, {platform.processor() or platform.machine()}"
-          f", load average {before:.2f}", flush=True)
+    shown = [Path(command[0]).name, *(_relative(part) for part in command[1:])]
+    print(f"{' '.join(shown)}: {args.runs} runs beside {args.load} busy loops; "
+          f"{platform.machine()}, {os.cpu_count()} CPUs, load average {before:.2f}", flush=True)
     runs = loop(command, args.runs, args.load, args.timeout)
     print(summary(runs, args.load))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
