@@ -12,7 +12,8 @@ The second form is what `bench/simulate.py` times beside the bare import and the
 a fresh process that imports only Temporal, starts the time-skipping server (SERVER: the
 binary the command uses), runs one workflow that does exactly that shape with no-op
 activities, sends the same signals at the same simulated times through `env.sleep`, as
-the command does, and ends the way the command ends (`os._exit` once done). No engine
+the command does, and ends the way the command ends (the workflow cancelled and seen to
+end, the server stopped, Temporal's core let go, then the interpreter's teardown). No engine
 module, no pydantic model, no database, no template is loaded, and the default data
 converter carries empty payloads: what is left is what any simulation of that lead on
 Temporal's time-skipping server pays, however fast the engine's own code were.
@@ -30,6 +31,7 @@ lead's waits do; so the floor's workflow tasks follow the command's closely, not
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio import activity, workflow
+from temporalio.client import WorkflowFailureError
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -102,7 +105,13 @@ async def floor(shape: dict[str, Any], server: str) -> None:
                 elapsed = at
             await handle.signal(Floor.events)
         await env.sleep(timedelta(seconds=max(0.0, shape["until"] - elapsed)))
-        await handle.terminate(reason="floor finished")
+        await handle.cancel()
+        try:
+            await handle.result()
+        except WorkflowFailureError:
+            pass  # cancelled, as the command's lead ends
+    del env, handle
+    gc.collect()  # the core goes now, as the command's does
 
 
 # --- reading the shape of a real simulation ------------------------------------------------
@@ -177,7 +186,6 @@ def main(argv: list[str]) -> None:
         if "sqlalchemy" in sys.modules:
             raise SystemExit("the engine code named here loaded SQLAlchemy")
     asyncio.run(floor(json.loads(Path(argv[0]).read_text()), argv[1]))
-    os._exit(0)  # as the command ends: no interpreter teardown
 
 
 if __name__ == "__main__":

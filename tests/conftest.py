@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from engine.store import revisions
 from engine.store.connect import mask_password
+from tests import deadlock
 from tests.engine.store.conftest import POSTGRES_MISSING, POSTGRES_URL_VARIABLE
 from tests.stack import Stack, running_stack
 from worker.simulate import quiet_runtime, test_server_path
@@ -38,6 +39,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             f"{POSTGRES_URL_VARIABLE} is not set. To run them against a server:\n"
             f"  {POSTGRES_URL_VARIABLE}={EXAMPLE_POSTGRES} .venv/bin/pytest")
+
+
+@pytest.fixture(name="patient_deadlock_detector", scope="session", autouse=True)
+def _patient_deadlock_detector() -> Iterator[None]:
+    """Workflow workers and replayers built by the tests give a workflow task
+    `deadlock.TEST_BUDGET` seconds, not 2, before calling it a deadlock (tests/deadlock.py):
+    a loaded machine must not fail a test by starving one."""
+    undo = deadlock.install()
+    yield
+    undo()
 
 
 @pytest.fixture(name="env", scope="session")

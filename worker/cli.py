@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -114,30 +112,15 @@ def tracks_check(playbook: PlaybookOption = None) -> None:
                f"{rendered} template renders (playbook version {spec.version})")
 
 
-_leave_without_teardown = False
-"""Set by a command that ran Temporal in this process: `main` then ends the process as soon
-as the command is done."""
-
-
 def main() -> None:
-    """The `nurture` program: the commands, then the quickest way out for those that ask.
+    """The `nurture` program (the script's entry point; tests invoke `app`).
 
-    Temporal's runtime threads outlive a command's event loop, and when the interpreter is
-    torn down around them the process may abort with "PyGILState_Release: thread state
-    must be current" (temporalio/sdk-python#300); the teardown also walks every object a
-    thousand modules made. A command that sets `_leave_without_teardown` has written all it
-    had to say, so the process ends there, output flushed, with the command's exit code.
-    Tests invoke `app`, which returns as usual.
+    Commands end through the interpreter's usual teardown. `nurture simulate`, which runs
+    Temporal's core in this process, stops all of it (worker, time-skipping server, store,
+    the core's threads) before its event loop closes (`worker.simulate`), so nothing of
+    Temporal's is left to race the teardown.
     """
-    try:
-        app()
-    except SystemExit as done:
-        if not _leave_without_teardown:
-            raise
-        sys.stdout.flush()
-        sys.stderr.flush()
-        code = done.code
-        os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+    app()
 
 
 @contextmanager
@@ -162,8 +145,6 @@ def simulate(scenario: Path, pretty: Annotated[bool, typer.Option(
         "--pretty", help="Print a table instead of JSON lines.")] = False,
         playbook: PlaybookOption = None) -> None:
     """Run a scripted lead through the real workflow on a time-skipping server."""
-    global _leave_without_teardown
-
     with _collector_paused():  # the code, the scenario and the playbook live to the end
         from worker.simulate import load_scenario
         from worker.simulate import simulate as run
@@ -173,7 +154,6 @@ def simulate(scenario: Path, pretty: Annotated[bool, typer.Option(
         except ScenarioError as err:
             raise _fail(str(err), code=2) from None
         spec = _playbook(playbook)
-    _leave_without_teardown = True
     try:
         result = asyncio.run(run(parsed, spec, load_settings()))
     except NurtureError as err:

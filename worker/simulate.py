@@ -2,14 +2,25 @@
 
 The time-skipping test server jumps over every timer, so 90 days take seconds. Mail goes
 to an in-memory transport and data to a temporary SQLite database.
+
+A simulation on a server of its own leaves nothing running behind it: the lead's run ends in
+a workflow task the worker runs (so the worker lets go of it), the worker, the server and the
+store are shut down, and Temporal's core, with its threads, is gone before `simulate`
+returns (`release_core`). Threads of the core left alive would meet the interpreter's
+teardown, where one that touches Python aborts the process (temporalio/sdk-python#300).
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import itertools
 import json
+import logging
 import tempfile
+import traceback
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
@@ -17,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import CancelledError
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
@@ -34,10 +47,16 @@ from worker.assembly import build_activities, build_worker
 from worker.temporal_server import bundled_binary
 
 _DURATION = TypeAdapter(timedelta)
+log = logging.getLogger(__name__)
 
 BUILD_ID = "nurture-simulate"
 """The simulation's worker names its build: Temporal's default hashes the code of every
 loaded module, a third of a second of a simulation's few."""
+
+END_WAIT = 60.0
+"""Seconds a cancelled lead's run has to end before it is terminated instead. It ends in
+its next workflow task (a lead never catches a cancellation); the bound only stops a
+workflow that did catch one from holding the simulation forever."""
 
 
 class ScenarioEvent(BaseModel):
@@ -127,13 +146,49 @@ async def simulate(scenario: Scenario, playbook: PlaybookSpec, settings: Setting
                    ) -> SimulationResult:
     """Run a scenario on a time-skipping server (a fresh one unless `env` is given)."""
     settings = settings or Settings()
-    if env is None:
-        env = await WorkflowEnvironment.start_time_skipping(
-            data_converter=pydantic_data_converter, runtime=quiet_runtime(),
-            test_server_existing_path=test_server_path())
-        async with env:
-            return await _run(scenario, playbook, settings, env, store)
-    return await _run(scenario, playbook, settings, env, store)
+    if env is not None:
+        return await _run(scenario, playbook, settings, env, store)
+    runtime = quiet_runtime()
+    core = weakref.ref(runtime)
+    try:
+        result = await _on_own_server(scenario, playbook, settings, store, runtime)
+    except BaseException as failure:
+        # The traceback keeps the frames that named the environment; their variables are
+        # of no use to whoever reports the error.
+        traceback.clear_frames(failure.__traceback__)
+        raise
+    finally:
+        del runtime
+        release_core(core)
+    if core() is not None:
+        log.warning("Temporal's core outlived the simulation: something still holds its "
+                    "runtime, so its threads run until the process ends")
+    return result
+
+
+async def _on_own_server(scenario: Scenario, playbook: PlaybookSpec, settings: Settings,
+                         store: Store | None, runtime: Runtime) -> SimulationResult:
+    """Start a time-skipping server, run the scenario on it and stop it; the environment
+    and its client are this call's alone, so nothing of them outlives it but cycles."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, runtime=runtime,
+        test_server_existing_path=test_server_path())
+    async with env:
+        return await _run(scenario, playbook, settings, env, store)
+
+
+def release_core(core: weakref.ref[Runtime]) -> bool:
+    """Let Temporal's core go now, while the event loop still runs; whether it went.
+
+    The environment's client and the worker are held in reference cycles (the client's
+    interceptors name the environment, the worker's callbacks name the worker), so they
+    and the core's runtime go only when the cyclic collector runs. Collecting here drops the
+    runtime on this thread, which stops the core's threads and waits for them (with the
+    interpreter lock released), instead of leaving them to whenever a collection happens,
+    on whatever thread, or to the interpreter's teardown.
+    """
+    gc.collect()
+    return core() is None
 
 
 async def _run(scenario: Scenario, playbook: PlaybookSpec, settings: Settings,
@@ -171,10 +226,7 @@ async def _run(scenario: Scenario, playbook: PlaybookSpec, settings: Settings,
                 await env.sleep(scenario.until - elapsed)
                 page = await lead_journal(env.client, lead.id, store=store)
                 final = await lead_state(env.client, lead.id)
-                # The simulation is over: a lead left running would hold the shared
-                # time-skipping clock for whoever simulates next.
-                await env.client.get_workflow_handle(workflow_id_for(lead.id)).terminate(
-                    reason="simulation finished")
+                await end_lead(env.client.get_workflow_handle(workflow_id_for(lead.id)))
         finally:
             if given is None:
                 store.dispose()
@@ -184,3 +236,23 @@ async def _run(scenario: Scenario, playbook: PlaybookSpec, settings: Settings,
         timeline.append({"at": iso(offset), "day": round(offset / timedelta(days=1), 3),
                          "kind": entry.kind, **entry.data})
     return SimulationResult(timeline=timeline, final=final, sent=list(transport.sent))
+
+
+async def end_lead(handle: WorkflowHandle[Any, Any]) -> None:
+    """End the simulated lead's run, and see it end.
+
+    A lead left running would hold the shared time-skipping clock for whoever simulates
+    next. It is cancelled, not terminated: a cancelled run ends in a workflow task this
+    worker runs, after which the worker drops it from its cache. A terminated run never
+    reaches the worker again, so the worker keeps it cached after it stops, and through it
+    the worker itself, its client and Temporal's core with its threads.
+    """
+    await handle.cancel()
+    try:
+        await asyncio.wait_for(handle.result(), END_WAIT)
+    except WorkflowFailureError as failure:
+        if not isinstance(failure.cause, CancelledError):
+            raise
+    except TimeoutError:
+        log.warning("the simulated lead did not end when cancelled; terminating it")
+        await handle.terminate(reason="simulation finished")

@@ -6,8 +6,10 @@ import itertools
 from typing import Any
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from engine.client import workflow_id_for
 from engine.store import Store
 from worker.simulate import SimulationResult, parse_scenario, simulate
 from workflows import PLAYBOOK
@@ -173,3 +175,13 @@ async def test_a_demo_request_landing_with_a_score_crossing_escalates_at_tier_on
                        until="P2D", source="webinar")
     escalations = result.of_kind("escalation")
     assert [e["tier"] for e in escalations] == [1]
+
+
+async def test_a_simulated_lead_s_run_ends_cancelled_so_its_worker_lets_go_of_it(
+        env: WorkflowEnvironment) -> None:
+    # Terminated, the run never reached the worker again and stayed in its cache after it
+    # stopped, holding the worker, its client and Temporal's core.
+    result = await run(env, until="P2D")
+
+    handle = env.client.get_workflow_handle(workflow_id_for(result.final.lead.id))
+    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
