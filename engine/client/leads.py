@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from temporalio.client import Client, WorkflowHandle
@@ -66,6 +67,14 @@ async def connect_from(settings: Settings) -> Client:
     return await Client.connect(**config, data_converter=pydantic_data_converter)
 
 
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
+"""How long Temporal waits for a worker to finish a lead's workflow task before handing it
+to another: a worker killed mid-task delays its leads this long (Temporal's default is
+10 s). A lead's task takes milliseconds of CPU; a local activity that runs longer (a
+database write waiting for a lock) keeps its task alive by heartbeating, which the SDK
+does on its own. Runs continued as new keep it."""
+
+
 async def enroll(client: Client, lead: LeadProfile, playbook: PlaybookSpec, *,
                  task_queue: str = DEFAULT_TASK_QUEUE, events: Iterable[Event] = (),
                  history_limit: int = 10_000) -> WorkflowHandle[LeadWorkflow, None]:
@@ -75,7 +84,7 @@ async def enroll(client: Client, lead: LeadProfile, playbook: PlaybookSpec, *,
     its database's playbook versions, or because it runs in this process)."""
     return await client.start_workflow(
         LeadWorkflow.run, _input(lead, playbook, history_limit),
-        id=workflow_id_for(lead.id), task_queue=task_queue,
+        id=workflow_id_for(lead.id), task_queue=task_queue, task_timeout=WORKFLOW_TASK_TIMEOUT,
         start_signal=EVENTS_SIGNAL, start_signal_args=[EventsSignal(events=list(events))],
     )
 
@@ -131,7 +140,7 @@ async def start_with_events(client: Client, lead: LeadProfile, playbook: Playboo
     already just gets the signal)."""
     await client.start_workflow(
         LeadWorkflow.run, _input(lead, playbook, history_limit),
-        id=workflow_id_for(lead.id), task_queue=task_queue,
+        id=workflow_id_for(lead.id), task_queue=task_queue, task_timeout=WORKFLOW_TASK_TIMEOUT,
         start_signal=EVENTS_SIGNAL, start_signal_args=[signal])
 
 
