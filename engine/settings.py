@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     worker_nonsticky_poll_ratio: float = Field(default=0.2, gt=0, le=1, description="Share "
                                                "of the workflow pollers on the shared queue, "
                                                "where new leads' first tasks wait.")
+    worker_sticky_timeout: float = Field(default=3.0, gt=0, description="Seconds a cached "
+                                         "lead's next workflow task waits for the worker that "
+                                         "caches it before any worker may take it.")
 
     worker_gc_threshold: int = Field(default=10_000, ge=0, description="Allocations between "
                                      "young garbage collections (Python's default is 700, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -97,6 +98,8 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "nonsticky_to_sticky_poll_ratio": settings.worker_nonsticky_poll_ratio,
         "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(
             settings.worker_activity_pollers),
+        "sticky_queue_schedule_to_start_timeout": timedelta(
+            seconds=settings.worker_sticky_timeout),
     }
 
 

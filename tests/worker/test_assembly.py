@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,12 @@ def test_the_worker_tuning_is_read_from_the_environment(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NURTURE_WORKER_MAX_CACHED_WORKFLOWS", "250")
     monkeypatch.setenv("NURTURE_WORKER_WORKFLOW_POLLERS", "3")
+    monkeypatch.setenv("NURTURE_WORKER_STICKY_TIMEOUT", "2.5")
     options = worker_options(load_settings())
     assert options["max_cached_workflows"] == 250
     assert options["workflow_task_poller_behavior"] == PollerBehaviorSimpleMaximum(3)
+    # A killed worker's cached leads move to another after this, not Temporal's 10 s.
+    assert options["sticky_queue_schedule_to_start_timeout"] == timedelta(seconds=2.5)
 
 
 def test_a_tuning_value_the_worker_cannot_take_names_its_variable(
