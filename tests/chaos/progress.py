@@ -1,0 +1,190 @@
+"""Whether each lead's work is done: what its acknowledged calls promise, what its workflow
+and the database show, and waiting (on conditions, never on the clock) until they agree.
+
+A lead is *caught up* when every call acknowledged for it (up to some moment) has reached
+its workflow and nothing it was due is late: no email claimed and unfinished, no email or
+notice its step owes, no step overdue (the pause between its two emails may still run).
+It is *settled* when, besides, it is where its calls lead in the end: suppressed (a bad
+mailbox), with sales (it asked for a demo) or done after both emails (everyone else).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.client import Client
+
+from engine.client import lead_state
+from engine.runtime.notices import NOTICE_TEMPLATE
+from tests.chaos.books import Books, read_books
+from tests.chaos.load import Call, Lead, Plan
+from tests.chaos.playbook import PAUSE
+from tests.chaos.site import Site
+
+SLACK = 2.0
+"""Seconds past the pause a lead's next step may take before it counts as late."""
+QUERY_SECONDS = 5.0
+
+
+@dataclass
+class Promise:
+    """What a lead's acknowledged calls promise."""
+
+    lead: Lead
+    identified: bool = False
+    events: set[str] = field(default_factory=set)  # event ids (the calls' messageIds)
+    demo: bool = False
+
+    @property
+    def end(self) -> str:
+        """The phase the lead must end in."""
+        if self.lead.bounce:
+            return "suppressed"
+        return "sales" if self.demo else "exited"
+
+
+def promises(plan: Plan, calls: Iterable[Call]) -> dict[str, Promise]:
+    """What these (acknowledged) calls promise, lead by lead."""
+    found: dict[str, Promise] = {}
+    for call in calls:
+        promise = found.setdefault(call.lead, Promise(plan.lead(call.lead)))
+        if call.kind == "identify":
+            promise.identified = True
+        else:
+            promise.events.add(call.message_id)
+            promise.demo = promise.demo or call.event == "demo_requested"
+    return found
+
+
+def acknowledged_before(plan: Plan, moment: float) -> dict[str, Promise]:
+    """The promises of the calls acknowledged before `moment` (seconds since the epoch)."""
+    return promises(plan, [c for c in plan.calls
+                           if c.acked_at is not None and c.acked_at < moment])
+
+
+def missing_calls(promise: Promise, view: dict[str, Any] | None) -> list[str]:
+    """Acknowledged calls the lead's workflow does not show (from its state as JSON)."""
+    if view is None or view.get("source", "workflow") != "workflow":
+        return sorted(promise.events) + (["identify"] if promise.identified else [])
+    seen = {event["id"] for event in view.get("recent_events", [])}
+    missing = sorted(promise.events - seen)
+    if promise.identified and (view.get("lead") or {}).get("email") != promise.lead.email:
+        missing.append("identify")
+    return missing
+
+
+def lateness(promise: Promise, books: Books, now: float) -> str | None:
+    """What the lead is late with, or None when it is caught up."""
+    lead = promise.lead.id
+    position = books.positions.get(lead)
+    if position is None:
+        return "not registered"
+    sends = books.sends_of(lead)
+    unfinished = [send.template for send in sends if send.unfinished]
+    if unfinished:
+        return f"email {unfinished[0]} claimed, not finished"
+    if position.phase in ("exited", "suppressed"):
+        return None
+    if position.phase == "sales":
+        if not books.escalations.get(lead):
+            return "with sales but no task"
+        if not any(send.template.startswith(NOTICE_TEMPLATE) for send in sends):
+            return "its task's owner not told"
+        return None
+    waited = now - position.updated_at
+    if position.step == "pause" and waited < PAUSE.total_seconds() + SLACK:
+        return None
+    return f"at {position.phase}/{position.step} for {waited:.1f} s"
+
+
+def unsettled(promise: Promise, books: Books, view: dict[str, Any] | None,
+              now: float) -> str | None:
+    """Why the lead is not yet where its calls lead, or None."""
+    missing = missing_calls(promise, view)
+    if missing:
+        return f"calls not applied: {', '.join(missing)}"
+    late = lateness(promise, books, now)
+    if late is not None:
+        return late
+    phase = books.positions[promise.lead.id].phase
+    return None if phase == promise.end else f"{phase}, expected {promise.end}"
+
+
+class Views:
+    """Leads' workflow states, read through Temporal; a lead whose calls were all seen
+    applied is not asked again (what reached a workflow stays there)."""
+
+    def __init__(self, client_of: Callable[[], Client | None]) -> None:
+        self._client_of = client_of
+        self._limit = asyncio.Semaphore(8)
+        self.applied: dict[str, set[str]] = {}  # lead → event ids seen applied
+
+    async def view(self, lead: str) -> dict[str, Any] | None:
+        """The lead's state as JSON, or None when its workflow cannot answer now."""
+        client = self._client_of()
+        if client is None:
+            return None
+        async with self._limit:
+            try:
+                snapshot = await asyncio.wait_for(lead_state(client, lead), QUERY_SECONDS)
+            except Exception:  # noqa: BLE001 - not started, not answering: not applied yet
+                return None
+        return {"source": "workflow", **snapshot.model_dump(mode="json")}
+
+    async def missing(self, promises: dict[str, Promise]) -> dict[str, list[str]]:
+        """Per lead, the promised calls its workflow does not show yet."""
+        todo = {lead: p for lead, p in promises.items()
+                if not p.events <= self.applied.get(lead, set())
+                or (p.identified and "identify" not in self.applied.get(lead, set()))}
+        views = await asyncio.gather(*(self.view(lead) for lead in todo))
+        found: dict[str, list[str]] = {}
+        for (lead, promise), view in zip(todo.items(), views, strict=True):
+            missing = missing_calls(promise, view)
+            if missing:
+                found[lead] = missing
+            else:
+                seen = self.applied.setdefault(lead, set())
+                seen |= promise.events | ({"identify"} if promise.identified else set())
+        return found
+
+
+async def behind(site: Site, views: Views, promises: dict[str, Promise], *,
+                 settle: bool) -> dict[str, str]:
+    """Leads not caught up (or, with `settle`, not settled), and why."""
+    assert site.store is not None
+    missing = await views.missing(promises)
+    books = await asyncio.to_thread(read_books, site.store)
+    now = time.time()
+    found = {lead: f"calls not applied: {', '.join(calls)}" for lead, calls in missing.items()}
+    for lead, promise in promises.items():
+        if lead in found:
+            continue
+        why = lateness(promise, books, now)
+        if why is None and settle:
+            phase = books.positions[lead].phase
+            why = None if phase == promise.end else f"{phase}, expected {promise.end}"
+        if why is not None:
+            found[lead] = why
+    return found
+
+
+async def until_caught_up(site: Site, views: Views, promises: dict[str, Promise], *,
+                          settle: bool, deadline: float, every: float = 0.5
+                          ) -> tuple[float | None, dict[str, str]]:
+    """Poll until no lead is behind; when that was first seen (None if `deadline`, in
+    seconds since the epoch, came first) and who was still behind then. A lead once
+    caught up is not asked again."""
+    left = dict(promises)
+    why: dict[str, str] = {}
+    while True:
+        why = await behind(site, views, left, settle=settle)
+        if not why:
+            return time.time(), {}
+        left = {lead: left[lead] for lead in why}
+        if time.time() > deadline:
+            return None, why
+        await asyncio.sleep(every)

@@ -1,0 +1,89 @@
+"""What a chaos run must show, one property at a time: each check says what went wrong,
+or None. The short form asserts them one test each; the scale-out form and the bench
+report them all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.chaos.harness import ChaosRun
+from tests.chaos.report import RECOVERY_BOUND
+
+
+def _first(items: list[str], most: int = 5) -> str:
+    return ", ".join(items[:most]) + (f", … ({len(items)} in all)" if len(items) > most
+                                      else "")
+
+
+def calls_kept(run: ChaosRun) -> str | None:
+    """Every acknowledged call was persisted and reached its lead's workflow."""
+    t = run.tally
+    problems = []
+    if t.lost:
+        problems.append(f"{len(t.lost)} acknowledged calls lost: {_first(t.lost)}")
+    if t.not_applied:
+        problems.append(f"{len(t.not_applied)} acknowledged calls never applied: "
+                        f"{_first(t.not_applied)}")
+    if t.refused:
+        problems.append(f"{len(t.refused)} calls refused: {_first(t.refused)}")
+    return "; ".join(problems) or None
+
+
+def emails_once(run: ChaosRun) -> str | None:
+    """No email went out twice, by Message-ID or by (lead, template)."""
+    t = run.tally
+    if t.duplicate_message_ids or t.duplicate_lead_templates:
+        return (f"{t.duplicate_message_ids} duplicate deliveries by Message-ID, "
+                f"{t.duplicate_lead_templates} by (lead, template): {_first(t.duplicates)}")
+    return None
+
+
+def tasks_once(run: ChaosRun) -> str | None:
+    """No lead was handed to sales twice."""
+    t = run.tally
+    return f"{t.duplicate_tasks} duplicate sales tasks" if t.duplicate_tasks else None
+
+
+def nothing_stuck(run: ChaosRun) -> str | None:
+    """Every lead settled where its calls lead, and no workflow keeps failing."""
+    t = run.tally
+    problems = [f"{lead}: {why}" for lead, why in t.stuck.items()]
+    if not run.drained:
+        problems.insert(0, f"the run did not settle within {run.options.drain:g} s")
+    if t.missing_emails:
+        problems.append(f"owed, never sent: {_first(t.missing_emails)}")
+    return _first(problems, 8) if problems else None
+
+
+def unknown_per_kill(run: ChaosRun) -> str | None:
+    """At most one email ends "outcome unknown" per worker kill."""
+    kills = sum(1 for fault in run.faults if fault.scenario == "worker-kill")
+    unknown = run.tally.outcome_unknown
+    return (f"{unknown} emails ended outcome unknown after {kills} worker kill(s) "
+            f"({run.tally.unknown_but_delivered} of them were delivered)"
+            if unknown > kills else None)
+
+
+def quick_recovery(run: ChaosRun) -> str | None:
+    """Every restarted process had its backlog drained within the bound."""
+    slow = [f"{f.scenario} {f.target}: " + (f"{f.to_recovery:.1f} s" if f.to_recovery
+                                            is not None else "never")
+            for f in run.faults if f.restart and (f.to_recovery is None
+                                                   or f.to_recovery >= RECOVERY_BOUND)]
+    return (f"recovery took {RECOVERY_BOUND:g} s or more after {len(slow)} restart(s): "
+            + ", ".join(slow)) if slow else None
+
+
+CHECKS: dict[str, Callable[[ChaosRun], str | None]] = {
+    "no acknowledged call lost": calls_kept,
+    "no duplicate email": emails_once,
+    "no duplicate sales task": tasks_once,
+    "no stuck workflow": nothing_stuck,
+    "at most one outcome-unknown email per worker kill": unknown_per_kill,
+    f"recovery under {RECOVERY_BOUND:g} s after each restart": quick_recovery,
+}
+
+
+def verdicts(run: ChaosRun) -> dict[str, str | None]:
+    """Every check's finding (None: it holds)."""
+    return {name: check(run) for name, check in CHECKS.items()}
