@@ -23,13 +23,17 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from tests.chaos.load import Producer
+from tests.chaos.load import Answers, Producer
 from tests.chaos.site import Site
 
 RESTARTS = ("worker-kill", "temporal-kill", "api-kill")
 WINDOWS = ("smtp-451", "smtp-outage", "db-lock")
 SCENARIOS = (*RESTARTS, *WINDOWS, "smtp-refusals")
 """Every scenario a run can be asked for."""
+LOCK_SLACK = 3.0
+"""Seconds beyond NURTURE_API_DATABASE_WAIT an API may take to answer under a held lock."""
+ANSWER_WAIT = 60.0
+"""Seconds to wait for the answers to the requests sent while the lock was held."""
 MID_FLIGHT_WAIT = 15.0
 """Seconds a kill waits for work in flight (a batch request for an API, an email being
 taken in for a worker) before it strikes anyway."""
@@ -47,6 +51,7 @@ class Fault:
     first_flow: float | None = None
     recovered: float | None = None
     behind: dict[str, str] = field(default_factory=dict)  # still behind when given up on
+    answers: Answers | None = None  # the API's answers to requests sent during a window
 
     @property
     def restart(self) -> bool:
@@ -98,12 +103,20 @@ class Injector:
 
     async def _kill_worker(self) -> Fault:
         number = self._next("worker-kill", len(self.site.workers))
-        mid_send = await _until(lambda: self.site.smtp.in_data > 0)
+        sending: list[int] = []
+
+        def mid_send() -> bool:
+            sending[:] = self.site.sending_workers()
+            return bool(sending)
+
+        mid_send_found = await _until(mid_send)
+        if sending and number not in sending:
+            number = sending[0]
         began = time.time()
         await self.site.kill_worker(number)
         up = await self.site.restart_worker(number)
         return Fault("worker-kill", f"worker-{number}", began, up,
-                     detail="mid-send" if mid_send else "no email was being sent")
+                     detail="mid-send" if mid_send_found else "no email was being sent")
 
     async def _kill_temporal(self) -> Fault:
         began = time.time()
@@ -141,13 +154,19 @@ class Injector:
     async def _lock(self) -> Fault:
         seconds = self.windows.lock
         taken, released = await self.site.hold_write_lock(seconds)
-        return Fault("db-lock", "database", taken, released,
-                     detail=f"write lock held {released - taken:.1f} s")
+        await _until(lambda: self.producer.answered_before(released), ANSWER_WAIT)
+        during = self.producer.answers.between(taken, released)
+        statuses = ", ".join(f"{status} ×{n}" for status, n in sorted(
+            during.statuses.items()))
+        return Fault("db-lock", "database", taken, released, answers=during,
+                     detail=f"write lock held {released - taken:.1f} s; answers to requests "
+                            f"sent meanwhile: {statuses or 'none'}, slowest "
+                            f"{during.slowest:.1f} s")
 
 
-async def _until(condition: Callable[[], bool]) -> bool:
-    """Wait (at most MID_FLIGHT_WAIT) until `condition` holds; whether it did."""
-    deadline = time.monotonic() + MID_FLIGHT_WAIT
+async def _until(condition: Callable[[], bool], seconds: float = MID_FLIGHT_WAIT) -> bool:
+    """Wait (at most `seconds`) until `condition` holds; whether it did."""
+    deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
             return False

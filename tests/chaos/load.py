@@ -112,13 +112,44 @@ def plan_load(count: int, duration: float, *, seed: int = 1, prefix: str = "c",
 
 
 @dataclass
+class Answer:
+    """One request's answer: when it was sent, how long it took, what came back."""
+
+    sent: float  # seconds since the epoch
+    took: float
+    status: str  # "200", "503", or the transport error's name
+    retry_after: bool = False
+
+
+@dataclass
 class Answers:
     """What the APIs answered, request by request."""
 
-    statuses: Counter[str] = field(default_factory=Counter)  # "200", "503", "refused", ...
-    retry_after: int = 0  # 429/503 answers that said when to come back
-    slowest: float = 0.0  # seconds, the longest any answered request took
-    slow_refusals: float = 0.0  # seconds, the longest a 503 took to come
+    log: list[Answer] = field(default_factory=list)
+
+    @property
+    def statuses(self) -> Counter[str]:
+        """Answers by status."""
+        return Counter(answer.status for answer in self.log)
+
+    @property
+    def retry_after(self) -> int:
+        """429/503 answers that said when to come back."""
+        return sum(1 for answer in self.log if answer.retry_after)
+
+    @property
+    def slowest(self) -> float:
+        """Seconds the slowest answered request took."""
+        return max((a.took for a in self.log if a.status.isdigit()), default=0.0)
+
+    @property
+    def slow_refusals(self) -> float:
+        """Seconds the slowest 503 took to come."""
+        return max((a.took for a in self.log if a.status == "503"), default=0.0)
+
+    def between(self, start: float, end: float) -> Answers:
+        """The answers to requests sent from `start` to `end` (seconds since the epoch)."""
+        return Answers([answer for answer in self.log if start <= answer.sent <= end])
 
 
 class Producer:
@@ -133,6 +164,7 @@ class Producer:
         self.answers = Answers()
         self.started_at: float | None = None  # seconds since the epoch
         self.batches_in_flight = 0
+        self._in_flight: dict[int, float] = {}  # request → when it was sent
         self._stopping = False
         self._limit = asyncio.Semaphore(concurrency)
         self._next_api = itertools.cycle(range(len(self.urls)))
@@ -152,6 +184,11 @@ class Producer:
     def stop(self) -> None:
         """Start no more leads: calls of leads already identified still go out."""
         self._stopping = True
+
+    def answered_before(self, moment: float) -> bool:
+        """Whether every request sent before `moment` (seconds since the epoch) has been
+        answered (or has failed)."""
+        return all(sent >= moment for sent in self._in_flight.values())
 
     @property
     def sent(self) -> list[Call]:
@@ -220,29 +257,28 @@ class Producer:
             call.sent_at = call.sent_at or now
         started = time.monotonic()
         self.batches_in_flight += len(calls) > 1
+        request = id(calls)
+        self._in_flight[request] = now
         try:
             answer = await self._http.post(url + path, json=body, auth=(self.write_key, ""))
         except httpx.TransportError as err:
-            self.answers.statuses[type(err).__name__] += 1
+            self.answers.log.append(Answer(now, time.monotonic() - started,
+                                           type(err).__name__))
             return 0.0
         finally:
             self.batches_in_flight -= len(calls) > 1
-        took = time.monotonic() - started
-        self.answers.statuses[str(answer.status_code)] += 1
-        self.answers.slowest = max(self.answers.slowest, took)
+            del self._in_flight[request]
+        after = answer.headers.get("retry-after", "")
+        self.answers.log.append(Answer(now, time.monotonic() - started,
+                                       str(answer.status_code),
+                                       retry_after=after.isdigit()))
         if answer.is_success:
             acked = time.time()
             for call in calls:
                 call.acked_at = call.acked_at or acked
             return None
-        if answer.status_code in (429, 503) or answer.status_code >= 500:
-            if answer.status_code == 503:
-                self.answers.slow_refusals = max(self.answers.slow_refusals, took)
-            after = answer.headers.get("retry-after", "")
-            if after.isdigit():
-                self.answers.retry_after += 1
-                return float(after)
-            return 0.0
+        if answer.status_code == 429 or answer.status_code >= 500:
+            return float(after) if after.isdigit() else 0.0
         for call in calls:  # a 4xx: sending it again would not help
             call.refused = f"{answer.status_code} {answer.text[:200]}"
         return None

@@ -15,6 +15,7 @@ brought to the newest revision with `nurture db upgrade` as an operator does), a
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 import uuid
@@ -196,6 +197,16 @@ class Site:
         await self._until_up(child, polling)
         return time.time()
 
+    def sending_workers(self) -> list[int]:
+        """The workers whose email the SMTP server is taking in right now (a SIGKILL now
+        leaves a send whose outcome the engine cannot know)."""
+        ports = {port for _, port in self.smtp.in_data}
+        if not ports:
+            return []
+        pids = [child.pid for child in self.workers if child.running and child.pid]
+        owners = socket_owners(ports, pids)
+        return [n for n, child in enumerate(self.workers) if child.pid in owners]
+
     async def kill_api(self, number: int) -> None:
         """SIGKILL one API process."""
         await self.apis[number].kill()
@@ -242,6 +253,30 @@ class Site:
         if self.sqlite_file is not None:
             return await asyncio.to_thread(_hold_sqlite, self.sqlite_file, seconds)
         return await asyncio.to_thread(_hold_postgres, self.database_url, seconds)
+
+
+def socket_owners(ports: set[int], pids: list[int]) -> set[int]:
+    """Those of `pids` holding a TCP connection from one of these local ports (read from
+    Linux's /proc; an empty set elsewhere)."""
+    inodes: set[str] = set()
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        try:
+            lines = table.read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rpartition(":")[2], 16) in ports:
+                inodes.add(fields[9])
+    owners: set[int] = set()
+    for pid in pids:
+        try:
+            links = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+        except OSError:
+            continue
+        if any(f"socket:[{inode}]" in links for inode in inodes):
+            owners.add(pid)
+    return owners
 
 
 async def upgrade_database(url: str, log: Path) -> None:

@@ -9,8 +9,8 @@
 Every message it accepts is a `Delivery` (when, Message-ID, recipients, subject), kept in
 arrival order: what the engine really delivered, however often it tried, is counted here
 and nowhere else. A refused message is not a delivery. Taking a message in lasts `delay`
-seconds, as on a real relay; `in_data` counts the messages being taken in right now (a
-sender killed then never hears that its message was delivered).
+seconds, as on a real relay; `in_data` names the peers (host, port) whose messages are
+being taken in right now (a sender killed then never hears that its message went out).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class FaultySMTP:
                  ) -> None:
         self.host, self.port = host, port
         self.delay = delay  # seconds between the end of DATA and the answer, as a relay takes
-        self.in_data = 0  # messages whose DATA is in and whose answer is not yet given
+        self.in_data: list[tuple[str, int]] = []  # peers whose message is being taken in
         self.bounce: set[str] = set()
         self.refuse: set[str] = set()
         self.deliveries: list[Delivery] = []
@@ -123,18 +123,21 @@ class FaultySMTP:
         if any(address.lower() in self.refuse for address in envelope.rcpt_tos):
             self.refused["5.7.1"] += 1
             return "550 5.7.1 message refused by policy"
-        self.in_data += 1
-        try:
-            # The relay takes the message in: a sender that dies now never hears the answer,
-            # but the message was delivered (the engine's "outcome unknown").
-            await asyncio.sleep(self.delay)
-        finally:
-            self.in_data -= 1
         headers = BytesHeaderParser(policy=default_policy).parsebytes(
             envelope.original_content or b"")
         self.deliveries.append(Delivery(
             at=time.time(), message_id=str(headers.get("Message-ID", "")).strip(),
             recipients=tuple(envelope.rcpt_tos), subject=str(headers.get("Subject", ""))))
+        peer = (str(session.peer[0]), int(session.peer[1])) \
+            if isinstance(session.peer, tuple) else ("", 0)
+        self.in_data.append(peer)
+        try:
+            # The message is in the relay's queue; the answer takes a moment. A sender that
+            # dies now never hears it, yet its message goes out: the engine's "outcome
+            # unknown".
+            await asyncio.sleep(self.delay)
+        finally:
+            self.in_data.remove(peer)
         return "250 2.0.0 accepted"
 
     def __repr__(self) -> str:

@@ -25,6 +25,7 @@ from tests.chaos.report import report
 from tests.chaos.site import Layout
 from tests.chaos.starts import start_together
 from tests.chaos.verdicts import (
+    bounded_waits,
     calls_kept,
     emails_once,
     nothing_stuck,
@@ -42,11 +43,12 @@ windows' time to finish."""
 
 
 def short_options(layout: Layout, scenarios: list[str]) -> Options:
-    """A small run: about 1.5 new leads a second while the faults come, 12 s between them
-    at most, up to four minutes to settle (it takes seconds when all is well)."""
-    return Options(scenarios=scenarios, layout=layout, rate=1.5, warmup=6.0, settle=12.0,
-                   tail=4.0, drain=240.0, windows=Windows(smtp=4.0, lock=4.0,
-                                                          temporal_down=2.0))
+    """A small run: a new lead a second while the faults come, each fault waiting 11 s at
+    most for the last one's recovery, up to four minutes to settle (seconds when all is
+    well)."""
+    return Options(scenarios=scenarios, layout=layout, rate=1.0, warmup=5.0, settle=11.0,
+                   tail=3.0, drain=240.0, windows=Windows(smtp=3.0, lock=3.0,
+                                                          temporal_down=1.0))
 
 
 @pytest.fixture(name="short_run", scope="module")
@@ -91,12 +93,9 @@ def test_every_restart_drains_its_backlog_within_ten_seconds(short_run: ChaosRun
 
 def test_a_locked_database_gets_503_with_retry_after_and_the_producer_retries(
         short_run: ChaosRun) -> None:
-    answers = short_run.producer.answers
-    assert answers.statuses["503"] > 0 and answers.retry_after > 0, failed(
+    assert bounded_waits(short_run) is None, failed(short_run, bounded_waits(short_run))
+    assert short_run.producer.answers.retry_after > 0, failed(
         short_run, "no 503 with Retry-After while the write lock was held")
-    bounded = short_run.options.layout.api_database_wait + 5.0
-    assert answers.slow_refusals < bounded, failed(
-        short_run, f"a 503 took {answers.slow_refusals:.1f} s to come")
 
 
 def test_the_smtp_faults_were_met(short_run: ChaosRun) -> None:
@@ -121,7 +120,7 @@ async def test_scale_out_two_workers_two_apis_on_postgresql_lose_and_double_noth
 
 async def test_a_worker_and_two_apis_started_together_on_a_fresh_database_all_come_up(
         tmp_path: Path) -> None:
-    rounds = await start_together(tmp_path, 3)
+    rounds = await start_together(tmp_path, 2)
 
     failures = [failure for one in rounds for failure in one.failures]
     assert failures == [], "\n\n".join(failures)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tests.chaos.faults import LOCK_SLACK
 from tests.chaos.harness import ChaosRun
 from tests.chaos.report import RECOVERY_BOUND
 
@@ -74,6 +75,25 @@ def quick_recovery(run: ChaosRun) -> str | None:
             + ", ".join(slow)) if slow else None
 
 
+def bounded_waits(run: ChaosRun) -> str | None:
+    """While the write lock was held, the API answered within its database wait (and a
+    slack), with 503 and Retry-After once the wait ran out."""
+    wait = run.options.layout.api_database_wait
+    problems = []
+    for fault in run.faults:
+        if fault.scenario != "db-lock" or fault.answers is None:
+            continue
+        answers, held = fault.answers, fault.up - fault.began
+        if answers.slowest > wait + LOCK_SLACK:
+            problems.append(f"a request sent while the lock was held took "
+                            f"{answers.slowest:.1f} s to be answered (database wait {wait:g} "
+                            "s)")
+        if held > wait + 1 and answers.log and not answers.retry_after:
+            problems.append(f"no 503 with Retry-After during a {held:.1f} s lock "
+                            f"({', '.join(f'{s} ×{n}' for s, n in answers.statuses.items())})")
+    return "; ".join(problems) or None
+
+
 CHECKS: dict[str, Callable[[ChaosRun], str | None]] = {
     "no acknowledged call lost": calls_kept,
     "no duplicate email": emails_once,
@@ -81,6 +101,7 @@ CHECKS: dict[str, Callable[[ChaosRun], str | None]] = {
     "no stuck workflow": nothing_stuck,
     "at most one outcome-unknown email per worker kill": unknown_per_kill,
     f"recovery under {RECOVERY_BOUND:g} s after each restart": quick_recovery,
+    "503 with Retry-After after a bounded wait while the write lock is held": bounded_waits,
 }
 
 
