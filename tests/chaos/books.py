@@ -65,9 +65,16 @@ class Books:
     alerts: dict[str, list[str]] = field(default_factory=dict)  # lead → alert task ids
     positions: dict[str, Position] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._by_lead: dict[str, list[Send]] | None = None
+
     def sends_of(self, lead: str) -> list[Send]:
         """The lead's send rows (its emails and the notices about its tasks)."""
-        return [send for send in self.sends if send.lead == lead]
+        if self._by_lead is None:
+            self._by_lead = {}
+            for send in self.sends:
+                self._by_lead.setdefault(send.lead, []).append(send)
+        return self._by_lead.get(lead, [])
 
 
 def read_books(store: Store) -> Books:

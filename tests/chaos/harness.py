@@ -26,7 +26,7 @@ from pathlib import Path
 from tests.chaos.books import first_flow_after
 from tests.chaos.faults import SCENARIOS, Fault, Injector, Windows
 from tests.chaos.load import Plan, Producer, plan_load
-from tests.chaos.progress import Views, acknowledged_before, promises, until_caught_up
+from tests.chaos.progress import Arrivals, acknowledged_before, promises, until_caught_up
 from tests.chaos.site import WRITE_KEY, Layout, Site
 from tests.chaos.tally import Tally, count
 
@@ -92,7 +92,7 @@ async def run_chaos(folder: Path, options: Options) -> ChaosRun:
             if lead.refuse:
                 site.smtp.refuse.add(lead.email.lower())
         producer = Producer(plan, site.api_urls, WRITE_KEY, seed=options.seed)
-        views = Views(lambda: site.client)
+        arrivals = Arrivals(lambda: site.client)
         run = ChaosRun(options, plan, producer, [], Tally(), started, folder=folder)
         loading = asyncio.create_task(producer.run())
         watchers: list[asyncio.Task[None]] = []
@@ -111,7 +111,7 @@ async def run_chaos(folder: Path, options: Options) -> ChaosRun:
                         run.overlapped += 1
                 fault = await injector.inject(name)
                 run.faults.append(fault)
-                watchers.append(asyncio.create_task(_watch(site, views, plan, fault)))
+                watchers.append(asyncio.create_task(_watch(site, arrivals, plan, fault)))
                 flows.append(asyncio.create_task(_first_flow(site, fault)))
             await _wait_or_fail(loading, options.tail)
             producer.stop()
@@ -120,7 +120,7 @@ async def run_chaos(folder: Path, options: Options) -> ChaosRun:
             drain_began = time.time()
             everyone = promises(plan, producer.acknowledged)
             settled_at, run.unsettled = await until_caught_up(
-                site, views, everyone, settle=True, deadline=drain_began + options.drain,
+                site, arrivals, everyone, settle=True, deadline=drain_began + options.drain,
                 every=1.0)
             run.drained = settled_at is not None
             run.drain_seconds = time.time() - drain_began
@@ -144,13 +144,13 @@ async def _wait_or_fail(loading: asyncio.Task[None], seconds: float) -> None:
         loading.result()
 
 
-async def _watch(site: Site, views: Views, plan: Plan, fault: Fault) -> None:
+async def _watch(site: Site, arrivals: Arrivals, plan: Plan, fault: Fault) -> None:
     """Measure the fault's recovery (filled into `fault`): until everything acknowledged
     before the fault was over (the process back up, the window closed) has been applied and
     nothing those leads were due is late."""
     owed = acknowledged_before(plan, fault.up)
     fault.recovered, fault.behind = await until_caught_up(
-        site, views, owed, settle=False, deadline=fault.up + RECOVERY_WATCH)
+        site, arrivals, owed, settle=False, deadline=fault.up + RECOVERY_WATCH)
 
 
 async def _first_flow(site: Site, fault: Fault) -> None:

@@ -70,30 +70,33 @@ class Plan:
     calls: list[Call]
     duration: float
 
+    def __post_init__(self) -> None:
+        self._by_id = {lead.id: lead for lead in self.leads}
+
     def lead(self, lead_id: str) -> Lead:
         """The lead with this id."""
-        return next(lead for lead in self.leads if lead.id == lead_id)
+        return self._by_id[lead_id]
 
 
 def plan_load(count: int, duration: float, *, seed: int = 1, prefix: str = "c",
               bad_share: float = 0.05, demo_share: float = 0.3) -> Plan:
     """`count` leads identified over the first four fifths of `duration` seconds, each
     followed within seconds by one to three pings and, for a share of them, a demo request.
-    Of every 1/`bad_share` leads (in order) one has a mailbox that does not exist and
+    Of every 1/`bad_share` leads (in the order they start) one has a mailbox that does not exist and
     another's mail is refused by policy; a lead with a bad mailbox never asks for a demo,
     so it ends suppressed whatever the timing."""
     rng = random.Random(seed)
     zone = daytime_zone(datetime.now(UTC))
     every = round(1 / bad_share) if bad_share > 0 else 0
+    starts = sorted(rng.uniform(0, duration * 0.8) for _ in range(count))
     leads, calls = [], []
-    for number in range(count):
+    for number, start in enumerate(starts):
         lead_id = f"{prefix}-{number:05d}"
         lead = Lead(id=lead_id, email=f"{lead_id}@{lead_id}.chaos-co.io",
                     bounce=bool(every) and number % every == 2,
                     refuse=bool(every) and number % every == every // 2 + 2)
         lead.demo = not lead.bounce and rng.random() < demo_share
         leads.append(lead)
-        start = rng.uniform(0, duration * 0.8)
         calls.append(Call(f"{lead_id}:identify", lead_id, "identify", start, {
             "userId": lead_id, "messageId": f"{lead_id}:identify", "traits": {
                 "email": lead.email, "firstName": rng.choice(("Ana", "Ben", "Chloe", "Dev")),

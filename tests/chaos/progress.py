@@ -18,7 +18,7 @@ from typing import Any
 
 from temporalio.client import Client
 
-from engine.client import lead_state
+from engine.client import workflow_id_for
 from engine.runtime.notices import NOTICE_TEMPLATE
 from tests.chaos.books import Books, read_books
 from tests.chaos.load import Call, Lead, Plan
@@ -27,7 +27,7 @@ from tests.chaos.site import Site
 
 SLACK = 2.0
 """Seconds past the pause a lead's next step may take before it counts as late."""
-QUERY_SECONDS = 5.0
+DESCRIBE_SECONDS = 5.0
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Promise:
     lead: Lead
     identified: bool = False
     events: set[str] = field(default_factory=set)  # event ids (the calls' messageIds)
+    calls: set[str] = field(default_factory=set)  # every call's messageId, identify too
     demo: bool = False
 
     @property
@@ -52,6 +53,7 @@ def promises(plan: Plan, calls: Iterable[Call]) -> dict[str, Promise]:
     found: dict[str, Promise] = {}
     for call in calls:
         promise = found.setdefault(call.lead, Promise(plan.lead(call.lead)))
+        promise.calls.add(call.message_id)
         if call.kind == "identify":
             promise.identified = True
         else:
@@ -101,63 +103,61 @@ def lateness(promise: Promise, books: Books, now: float) -> str | None:
     return f"at {position.phase}/{position.step} for {waited:.1f} s"
 
 
-def unsettled(promise: Promise, books: Books, view: dict[str, Any] | None,
-              now: float) -> str | None:
-    """Why the lead is not yet where its calls lead, or None."""
-    missing = missing_calls(promise, view)
-    if missing:
-        return f"calls not applied: {', '.join(missing)}"
-    late = lateness(promise, books, now)
-    if late is not None:
-        return late
-    phase = books.positions[promise.lead.id].phase
-    return None if phase == promise.end else f"{phase}, expected {promise.end}"
-
-
-class Views:
-    """Leads' workflow states, read through Temporal; a lead whose calls were all seen
-    applied is not asked again (what reached a workflow stays there)."""
+class Arrivals:
+    """Whether promised calls have reached their leads' workflows, asked of the Temporal
+    server alone (so a dead worker cannot slow the asking): a call has arrived once the
+    relay marked it delivered (Temporal took the signal) and, after that, the lead's
+    workflow has no workflow task pending (every signal it took has been handled). A lead
+    whose calls all arrived is not asked again: what reached a workflow stays there."""
 
     def __init__(self, client_of: Callable[[], Client | None]) -> None:
         self._client_of = client_of
-        self._limit = asyncio.Semaphore(8)
-        self.applied: dict[str, set[str]] = {}  # lead → event ids seen applied
+        self._limit = asyncio.Semaphore(16)
+        self.arrived: dict[str, set[str]] = {}  # lead → messageIds seen arrived
 
-    async def view(self, lead: str) -> dict[str, Any] | None:
-        """The lead's state as JSON, or None when its workflow cannot answer now."""
+    async def idle(self, lead: str) -> bool:
+        """Whether the lead's workflow exists and has no workflow task pending."""
         client = self._client_of()
         if client is None:
-            return None
+            return False
         async with self._limit:
             try:
-                snapshot = await asyncio.wait_for(lead_state(client, lead), QUERY_SECONDS)
-            except Exception:  # noqa: BLE001 - not started, not answering: not applied yet
-                return None
-        return {"source": "workflow", **snapshot.model_dump(mode="json")}
+                described = await asyncio.wait_for(
+                    client.get_workflow_handle(workflow_id_for(lead)).describe(),
+                    DESCRIBE_SECONDS)
+            except Exception:  # noqa: BLE001 - no workflow yet, or Temporal is down
+                return False
+        return not described.raw_description.HasField("pending_workflow_task")
 
-    async def missing(self, promises: dict[str, Promise]) -> dict[str, list[str]]:
-        """Per lead, the promised calls its workflow does not show yet."""
-        todo = {lead: p for lead, p in promises.items()
-                if not p.events <= self.applied.get(lead, set())
-                or (p.identified and "identify" not in self.applied.get(lead, set()))}
-        views = await asyncio.gather(*(self.view(lead) for lead in todo))
+    async def missing(self, promises: dict[str, Promise], books: Books
+                      ) -> dict[str, list[str]]:
+        """Per lead, the promised calls that have not arrived yet (`books` read before)."""
         found: dict[str, list[str]] = {}
-        for (lead, promise), view in zip(todo.items(), views, strict=True):
-            missing = missing_calls(promise, view)
-            if missing:
-                found[lead] = missing
+        asking: list[str] = []
+        for lead, promise in promises.items():
+            left = sorted(promise.calls - self.arrived.get(lead, set()))
+            if not left:
+                continue
+            undelivered = [call for call in left if books.inbound.get(call) != "delivered"]
+            if undelivered:
+                found[lead] = undelivered
             else:
-                seen = self.applied.setdefault(lead, set())
-                seen |= promise.events | ({"identify"} if promise.identified else set())
+                asking.append(lead)
+        answers = await asyncio.gather(*(self.idle(lead) for lead in asking))
+        for lead, idle in zip(asking, answers, strict=True):
+            if idle:
+                self.arrived[lead] = set(promises[lead].calls)
+            else:
+                found[lead] = ["delivered, its workflow task still pending"]
         return found
 
 
-async def behind(site: Site, views: Views, promises: dict[str, Promise], *,
+async def behind(site: Site, arrivals: Arrivals, promises: dict[str, Promise], *,
                  settle: bool) -> dict[str, str]:
     """Leads not caught up (or, with `settle`, not settled), and why."""
     assert site.store is not None
-    missing = await views.missing(promises)
     books = await asyncio.to_thread(read_books, site.store)
+    missing = await arrivals.missing(promises, books)
     now = time.time()
     found = {lead: f"calls not applied: {', '.join(calls)}" for lead, calls in missing.items()}
     for lead, promise in promises.items():
@@ -172,7 +172,7 @@ async def behind(site: Site, views: Views, promises: dict[str, Promise], *,
     return found
 
 
-async def until_caught_up(site: Site, views: Views, promises: dict[str, Promise], *,
+async def until_caught_up(site: Site, arrivals: Arrivals, promises: dict[str, Promise], *,
                           settle: bool, deadline: float, every: float = 0.5
                           ) -> tuple[float | None, dict[str, str]]:
     """Poll until no lead is behind; when that was first seen (None if `deadline`, in
@@ -181,7 +181,7 @@ async def until_caught_up(site: Site, views: Views, promises: dict[str, Promise]
     left = dict(promises)
     why: dict[str, str] = {}
     while True:
-        why = await behind(site, views, left, settle=settle)
+        why = await behind(site, arrivals, left, settle=settle)
         if not why:
             return time.time(), {}
         left = {lead: left[lead] for lead in why}

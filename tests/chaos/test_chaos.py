@@ -8,7 +8,8 @@ the whole report is in every failure message. The scale-out form (two workers, t
 PostgreSQL, one worker and one API killed) must show all of them at once, and the
 concurrent-start trial brings a worker and two APIs up together on fresh databases.
 
-`bench/chaos.py` runs the same harness by hand, longer and larger.
+`bench/chaos.py` runs the same harness by hand, longer and larger; `pytest -m "not chaos"`
+leaves these tests out.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from tests.chaos.verdicts import (
     verdicts,
 )
 from tests.engine.store.conftest import POSTGRES_MISSING, POSTGRES_URL_VARIABLE
+
+pytestmark = pytest.mark.chaos
 
 SHORT_FORM = ["smtp-refusals", "worker-kill", "temporal-kill", "api-kill", "worker-kill",
               "smtp-451", "smtp-outage", "db-lock"]
