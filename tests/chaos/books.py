@@ -91,14 +91,14 @@ def read_books(store: Store) -> Books:
             books.sends.append(Send(key=row.key, lead=row.lead_id, template=template,
                                     status=row.status, error=row.error,
                                     message_id=row.message_id, to=row.to_address))
-        for task_id, lead, kind in session.exec(select(SalesTaskRow.id, SalesTaskRow.lead_id,
-                                                       SalesTaskRow.kind)):
+        for task_id, lead_id, kind in session.exec(select(
+                SalesTaskRow.id, SalesTaskRow.lead_id, SalesTaskRow.kind)):
             (books.escalations if kind == "escalation" else books.alerts).setdefault(
-                lead, []).append(task_id)
-        for row in session.exec(select(LeadRow)):
-            books.positions[row.id] = Position(phase=row.phase, track=row.track,
-                                               step=row.step,
-                                               updated_at=row.updated_at.timestamp())
+                lead_id, []).append(task_id)
+        for lead in session.exec(select(LeadRow)):
+            books.positions[lead.id] = Position(phase=lead.phase, track=lead.track,
+                                                step=lead.step,
+                                                updated_at=lead.updated_at.timestamp())
     return books
 
 

@@ -79,9 +79,11 @@ class Plan:
 
 
 def plan_load(count: int, duration: float, *, seed: int = 1, prefix: str = "c",
-              bad_share: float = 0.05, demo_share: float = 0.3) -> Plan:
+              bad_share: float = 0.05, demo_share: float = 0.3,
+              follow_within: float = 8.0) -> Plan:
     """`count` leads identified over the first four fifths of `duration` seconds, each
-    followed within seconds by one to three pings and, for a share of them, a demo request.
+    followed within `follow_within` seconds by one to three pings and, for a share of them,
+    a demo request.
     Of every 1/`bad_share` leads (in the order they start) one has a mailbox that does not exist and
     another's mail is refused by policy; a lead with a bad mailbox never asks for a demo,
     so it ends suppressed whatever the timing."""
@@ -107,7 +109,8 @@ def plan_load(count: int, duration: float, *, seed: int = 1, prefix: str = "c",
         events = [PING] * rng.randint(1, 3) + ([DEMO] if lead.demo else [])
         for n, event in enumerate(events):
             message_id = f"{lead_id}:{'demo' if event == DEMO else 'ping'}:{n}"
-            calls.append(Call(message_id, lead_id, "track", start + rng.uniform(0.5, 8.0), {
+            at = start + rng.uniform(follow_within / 16, follow_within)
+            calls.append(Call(message_id, lead_id, "track", at, {
                 "userId": lead_id, "messageId": message_id, "event": event,
                 "properties": {"n": n}}, event="demo_requested" if event == DEMO else PING))
     calls.sort(key=lambda call: call.due)
@@ -161,7 +164,7 @@ class Producer:
 
     def __init__(self, plan: Plan, urls: Sequence[str], write_key: str, *,
                  batch_share: float = 0.3, concurrency: int = 16, give_up: float = 600.0,
-                 seed: int = 1) -> None:
+                 seed: int = 1, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.plan, self.urls, self.write_key = plan, list(urls), write_key
         self.batch_share, self.give_up = batch_share, give_up
         self.answers = Answers()
@@ -173,6 +176,7 @@ class Producer:
         self._next_api = itertools.cycle(range(len(self.urls)))
         self._rng = random.Random(seed)
         self._http: httpx.AsyncClient | None = None
+        self._transport = transport  # tests hand in a mock; None: real TCP
 
     @property
     def acknowledged(self) -> list[Call]:
@@ -204,7 +208,7 @@ class Producer:
         self.started_at = time.time()
         begun = time.monotonic()
         sending: list[asyncio.Task[None]] = []
-        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT,
+        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT, transport=self._transport,
                                      limits=httpx.Limits(max_keepalive_connections=8)) as http:
             self._http = http
             queue = list(self.plan.calls)
