@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from email.message import EmailMessage
+from typing import Any
 
 import httpx
 import pytest
@@ -92,9 +93,11 @@ def test_an_acknowledged_call_missing_from_the_ledger_or_its_workflow_is_counted
     lost = plan.calls[-1]
     unapplied = next(c for c in plan.calls if c.kind == "track" and c is not lost)
     books = Books(inbound={c.message_id: "delivered" for c in plan.calls if c is not lost})
-    views = {lead.id: {"source": "workflow", "lead": {"email": lead.email}, "recent_events": [
-        {"id": c.message_id} for c in plan.calls if c.lead == lead.id and c.kind == "track"
-        and c is not unapplied]} for lead in plan.leads}
+    views: dict[str, dict[str, Any] | None] = {lead.id: {
+        "source": "workflow", "lead": {"email": lead.email}, "recent_events": [
+            {"id": c.message_id} for c in plan.calls
+            if c.lead == lead.id and c.kind == "track" and c is not unapplied]}
+        for lead in plan.leads}
     tally = Tally()
 
     count_calls(tally, producer, books, views, promises(plan, plan.calls))
