@@ -22,7 +22,13 @@ from tests.chaos.playbook import FOLLOW_UP, INTRO, PAUSE
 from tests.chaos.progress import lateness, missing_calls, promises
 from tests.chaos.smtp import Delivery, FaultySMTP
 from tests.chaos.tally import Tally, count_calls, count_emails
-from tests.chaos.verdicts import calls_kept, emails_once, quick_recovery, unknown_per_kill
+from tests.chaos.verdicts import (
+    calls_kept,
+    emails_once,
+    quick_recovery,
+    unknown_per_kill,
+    verdicts,
+)
 
 
 def message(to: str, message_id: str) -> EmailMessage:
@@ -148,9 +154,11 @@ def test_a_lead_is_late_unless_it_is_waiting_out_its_pause() -> None:
     assert missing_calls(promise, None)  # a workflow that cannot answer shows nothing
 
 
-def chaos_run(faults: list[Fault], tally: Tally) -> ChaosRun:
+def chaos_run(faults: list[Fault], tally: Tally, scenarios: list[str] | None = None
+              ) -> ChaosRun:
     plan = Plan([], [], 0.0)
-    return ChaosRun(Options(), plan, Producer(plan, ["http://api"], "key"), faults, tally,
+    options = Options() if scenarios is None else Options(scenarios=scenarios)
+    return ChaosRun(options, plan, Producer(plan, ["http://api"], "key"), faults, tally,
                     started=0.0, drained=True)
 
 
@@ -168,3 +176,12 @@ def test_the_verdicts_fail_on_slow_restarts_unknown_sends_doubles_and_losses() -
     assert emails_once(chaos_run([], Tally(duplicate_lead_templates=1))) is not None
     assert calls_kept(chaos_run([], Tally(lost=["c-1:identify"]))) is not None
     assert calls_kept(chaos_run([], Tally())) is None
+
+
+def test_a_run_is_judged_only_by_the_checks_its_scenarios_make_meaningful() -> None:
+    windows = verdicts(chaos_run([], Tally(), ["smtp-451"]))
+    kills = verdicts(chaos_run([], Tally(), ["worker-kill", "db-lock"]))
+
+    assert not any("recovery" in name or "503" in name for name in windows)
+    assert any("recovery" in name for name in kills) and any("503" in name for name in kills)
+    assert "no duplicate email" in windows and "no duplicate email" in kills

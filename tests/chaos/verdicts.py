@@ -1,12 +1,12 @@
 """What a chaos run must show, one property at a time: each check says what went wrong,
 or None. The short form asserts them one test each; the scale-out form and the bench
-report them all."""
+report all those its scenarios make meaningful (no recovery bound without a restart)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.chaos.faults import LOCK_SLACK
+from tests.chaos.faults import LOCK_SLACK, RESTARTS, SCENARIOS
 from tests.chaos.harness import ChaosRun
 from tests.chaos.report import RECOVERY_BOUND
 
@@ -46,13 +46,16 @@ def tasks_once(run: ChaosRun) -> str | None:
 
 
 def nothing_stuck(run: ChaosRun) -> str | None:
-    """Every lead settled where its calls lead, and no workflow keeps failing."""
+    """Every lead settled where its calls lead, no workflow keeps failing, and no process
+    died on its own."""
     t = run.tally
     problems = [f"{lead}: {why}" for lead, why in t.stuck.items()]
     if not run.drained:
         problems.insert(0, f"the run did not settle within {run.options.drain:g} s")
     if t.missing_emails:
         problems.append(f"owed, never sent: {_first(t.missing_emails)}")
+    if run.exited:
+        problems.insert(0, f"exited on their own: {', '.join(run.exited)}")
     return _first(problems, 8) if problems else None
 
 
@@ -105,6 +108,15 @@ CHECKS: dict[str, Callable[[ChaosRun], str | None]] = {
 }
 
 
+NEEDS: dict[Callable[[ChaosRun], str | None], tuple[str, ...]] = {
+    quick_recovery: RESTARTS,
+    bounded_waits: ("db-lock",),
+}
+"""Checks that say something only when the run injected one of these scenarios."""
+
+
 def verdicts(run: ChaosRun) -> dict[str, str | None]:
-    """Every check's finding (None: it holds)."""
-    return {name: check(run) for name, check in CHECKS.items()}
+    """The finding of every check the run's scenarios make meaningful (None: it holds)."""
+    chosen = set(run.options.scenarios)
+    return {name: check(run) for name, check in CHECKS.items()
+            if chosen & set(NEEDS.get(check, SCENARIOS))}
