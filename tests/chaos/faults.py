@@ -3,7 +3,7 @@
 | scenario        | what happens                                                          |
 |-----------------|-----------------------------------------------------------------------|
 | worker-kill     | SIGKILL a worker (the next one each time) mid-send, start it again    |
-| temporal-kill   | SIGKILL the Temporal dev server mid-load, restart it on its port/file |
+| temporal-kill   | SIGKILL the Temporal dev server mid-send, restart it on its port/file |
 | api-kill        | SIGKILL an API while a batch is in flight, start it again             |
 | smtp-451        | the SMTP server answers 451 to every message for a window             |
 | smtp-outage     | the SMTP server refuses connections for a window                      |
@@ -12,7 +12,7 @@
 
 Each injected fault is a `Fault`: when it began, when the process was back up (or the window
 closed), when work was first seen flowing after that, and when the backlog it left was
-drained (`tests.chaos.progress`). Only restarts of a process count against the recovery
+drained and new calls reached their workflows within seconds again (`tests.chaos.harness`). Only restarts of a process count against the recovery
 bound; the windows are reported beside them.
 """
 
@@ -119,12 +119,14 @@ class Injector:
                      detail="mid-send" if mid_send_found else "no email was being sent")
 
     async def _kill_temporal(self) -> Fault:
+        mid_send = await _until(lambda: bool(self.site.smtp.in_data))
         began = time.time()
         await self.site.kill_temporal()
         await asyncio.sleep(self.windows.temporal_down)  # how long it stays dead
         up = await self.site.restart_temporal()
         return Fault("temporal-kill", "temporal", began, up,
-                     detail=f"down {self.windows.temporal_down:g} s before the restart")
+                     detail=f"{'mid-send, ' if mid_send else ''}down "
+                            f"{self.windows.temporal_down:g} s before the restart")
 
     async def _kill_api(self) -> Fault:
         number = self._next("api-kill", len(self.site.apis))

@@ -145,12 +145,15 @@ async def _wait_or_fail(loading: asyncio.Task[None], seconds: float) -> None:
 
 
 async def _watch(site: Site, arrivals: Arrivals, plan: Plan, fault: Fault) -> None:
-    """Measure the fault's recovery (filled into `fault`): until everything acknowledged
-    before the fault was over (the process back up, the window closed) has been applied and
-    nothing those leads were due is late."""
-    owed = acknowledged_before(plan, fault.up)
+    """Measure the fault's recovery (filled into `fault`): the first moment at which
+    everything acknowledged before the fault was over (the process back up, the window
+    closed) has been applied, nothing those leads were due is late, and the calls
+    acknowledged since (until LAG seconds before) have been applied too: the backlog is
+    drained and the system keeps up again."""
     fault.recovered, fault.behind = await until_caught_up(
-        site, arrivals, owed, settle=False, deadline=fault.up + RECOVERY_WATCH)
+        site, arrivals, acknowledged_before(plan, fault.up), settle=False,
+        deadline=fault.up + RECOVERY_WATCH,
+        newer=lambda moment: acknowledged_before(plan, moment, since=fault.up))
 
 
 async def _first_flow(site: Site, fault: Fault) -> None:

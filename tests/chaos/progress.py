@@ -27,6 +27,9 @@ from tests.chaos.site import Site
 
 SLACK = 2.0
 """Seconds past the pause a lead's next step may take before it counts as late."""
+LAG = 3.0
+"""Seconds a call may take from its acknowledgement to its lead's workflow while the
+system keeps up."""
 DESCRIBE_SECONDS = 5.0
 
 
@@ -62,10 +65,11 @@ def promises(plan: Plan, calls: Iterable[Call]) -> dict[str, Promise]:
     return found
 
 
-def acknowledged_before(plan: Plan, moment: float) -> dict[str, Promise]:
-    """The promises of the calls acknowledged before `moment` (seconds since the epoch)."""
+def acknowledged_before(plan: Plan, moment: float, since: float = 0.0) -> dict[str, Promise]:
+    """The promises of the calls acknowledged before `moment` (and from `since` on), in
+    seconds since the epoch."""
     return promises(plan, [c for c in plan.calls
-                           if c.acked_at is not None and c.acked_at < moment])
+                           if c.acked_at is not None and since <= c.acked_at < moment])
 
 
 def missing_calls(promise: Promise, view: dict[str, Any] | None) -> list[str]:
@@ -153,8 +157,9 @@ class Arrivals:
 
 
 async def behind(site: Site, arrivals: Arrivals, promises: dict[str, Promise], *,
-                 settle: bool) -> dict[str, str]:
-    """Leads not caught up (or, with `settle`, not settled), and why."""
+                 settle: bool, newer: dict[str, Promise] | None = None) -> dict[str, str]:
+    """Leads not caught up (or, with `settle`, not settled), and why; and, among `newer`
+    (calls that should have arrived by now), those whose calls have not."""
     assert site.store is not None
     books = await asyncio.to_thread(read_books, site.store)
     missing = await arrivals.missing(promises, books)
@@ -169,22 +174,29 @@ async def behind(site: Site, arrivals: Arrivals, promises: dict[str, Promise], *
             why = None if phase == promise.end else f"{phase}, expected {promise.end}"
         if why is not None:
             found[lead] = why
+    for lead, calls in (await arrivals.missing(newer, books) if newer else {}).items():
+        found.setdefault(lead, f"calls acknowledged over {LAG:g} s ago not applied: "
+                               f"{', '.join(calls)}")
     return found
 
 
 async def until_caught_up(site: Site, arrivals: Arrivals, promises: dict[str, Promise], *,
-                          settle: bool, deadline: float, every: float = 0.5
+                          settle: bool, deadline: float, every: float = 0.5,
+                          newer: Callable[[float], dict[str, Promise]] | None = None
                           ) -> tuple[float | None, dict[str, str]]:
-    """Poll until no lead is behind; when that was first seen (None if `deadline`, in
-    seconds since the epoch, came first) and who was still behind then. A lead once
-    caught up is not asked again."""
+    """Poll until no lead is behind (and, with `newer`, every call it names for a moment
+    has arrived: those acknowledged until LAG seconds before it); when that was first seen
+    (None if `deadline`, in seconds since the epoch, came first) and who was still behind
+    then. A lead once caught up is not asked again."""
     left = dict(promises)
     why: dict[str, str] = {}
     while True:
-        why = await behind(site, arrivals, left, settle=settle)
+        moment = time.time()
+        why = await behind(site, arrivals, left, settle=settle,
+                           newer=newer(moment - LAG) if newer else None)
         if not why:
-            return time.time(), {}
-        left = {lead: left[lead] for lead in why}
+            return moment, {}
+        left = {lead: promise for lead, promise in left.items() if lead in why}
         if time.time() > deadline:
             return None, why
         await asyncio.sleep(every)

@@ -165,8 +165,7 @@ class Site:
             host="127.0.0.1", port=self.temporal_port, ui_port=self.ui_port,
             start_timeout=UP_SECONDS)
         (self.folder / "logs").mkdir(parents=True, exist_ok=True)
-        client = await self.temporal.start()
-        self.client = self.client or client
+        self.client = await self.temporal.start()  # a fresh connection to the new server
         return time.time()
 
     async def _stop_temporal(self) -> None:
