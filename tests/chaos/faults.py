@@ -12,8 +12,9 @@
 
 Each injected fault is a `Fault`: when it began, when the process was back up (or the window
 closed), when work was first seen flowing after that, and when the backlog it left was
-drained and new calls reached their workflows within seconds again (`tests.chaos.harness`). Only restarts of a process count against the recovery
-bound; the windows are reported beside them.
+drained and new calls reached their workflows within seconds again (`tests.chaos.harness`).
+Only restarts of a process count against the recovery bound; the windows are reported
+beside them.
 """
 
 from __future__ import annotations

@@ -31,10 +31,10 @@ def report(run: ChaosRun) -> str:
         f"{o.rate:g}/s, load {run.load_seconds:.0f} s, drain "
         f"{run.drain_seconds:.0f} s ({'settled' if run.drained else 'NOT settled'}).",
         "",
-        "| calls | sent | acknowledged | persisted | applied | lost | not applied | "
+        "| calls sent | acknowledged | persisted | applied | lost | not applied | "
         "refused (4xx) | never acknowledged |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-        f"| | {t.sent} | {t.acknowledged} | {t.persisted} | {t.applied} | {len(t.lost)} | "
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {t.sent} | {t.acknowledged} | {t.persisted} | {t.applied} | {len(t.lost)} | "
         f"{len(t.not_applied)} | {len(t.refused)} | {t.unacknowledged} |",
         "",
         "API answers: " + ", ".join(f"{status} ×{n}" for status, n in
@@ -42,11 +42,11 @@ def report(run: ChaosRun) -> str:
         f"; {answers.retry_after} said Retry-After; slowest answer {answers.slowest:.1f} s, "
         f"slowest 503 {answers.slow_refusals:.1f} s.",
         "",
-        "| emails | delivered | unique Message-IDs | duplicates by Message-ID | unique "
+        "| emails delivered | unique Message-IDs | duplicates by Message-ID | unique "
         "(lead, template) | duplicates by (lead, template) | outcome unknown (of which "
         "delivered) | owed, never sent |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-        f"| | {t.delivered} | {t.unique_message_ids} | {t.duplicate_message_ids} | "
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {t.delivered} | {t.unique_message_ids} | {t.duplicate_message_ids} | "
         f"{t.unique_lead_templates} | {t.duplicate_lead_templates} | {t.outcome_unknown} "
         f"({t.unknown_but_delivered}) | {len(t.missing_emails)} |",
         "",
