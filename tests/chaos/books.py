@@ -1,8 +1,9 @@
 """What the application database says happened: the rows a chaos run is judged by.
 
 `read_books(store)` reads, in one pass, the inbound ledger (every accepted call by its
-`messageId`), the email-send ledger, the sales tasks and the leads' positions, plus the
-latest moments of flow (a call delivered to a workflow, a lead's step recorded). It reads
+`messageId`), the email-send ledger, the sales tasks and the leads' positions;
+`first_delivery_after` and `first_step_after` find when work moved again after a fault (a
+call delivered to its workflow, a lead's step recorded). It reads
 through the store's own tables, so SQLite and PostgreSQL read alike.
 """
 
@@ -102,15 +103,19 @@ def read_books(store: Store) -> Books:
     return books
 
 
-def first_flow_after(store: Store, moment: float) -> float | None:
-    """The first moment after `moment` (seconds since the epoch) at which the database
-    shows work moving: a call delivered to its workflow, or a lead's step recorded (the
-    latter is the step a lead last reached, so it can only come later than the first)."""
-    after = datetime.fromtimestamp(moment, UTC)
+def first_delivery_after(store: Store, moment: float) -> float | None:
+    """When the relay first delivered a call to its workflow after `moment` (seconds since
+    the epoch), or None."""
     with Session(store.engine) as session:
-        delivered = session.exec(select(func.min(InboundRow.delivered_at)).where(
-            col(InboundRow.delivered_at) > after)).one()
-        stepped = session.exec(select(func.min(LeadRow.updated_at)).where(
-            col(LeadRow.updated_at) > after)).one()
-    found = [at.timestamp() for at in (delivered, stepped) if at is not None]
-    return min(found) if found else None
+        found = session.exec(select(func.min(InboundRow.delivered_at)).where(
+            col(InboundRow.delivered_at) > datetime.fromtimestamp(moment, UTC))).one()
+    return None if found is None else found.timestamp()
+
+
+def first_step_after(store: Store, moment: float) -> float | None:
+    """When a lead's workflow first recorded a step after `moment`, or None (each lead keeps
+    only the step it last reached, so this may come later than the first step taken)."""
+    with Session(store.engine) as session:
+        found = session.exec(select(func.min(LeadRow.updated_at)).where(
+            col(LeadRow.updated_at) > datetime.fromtimestamp(moment, UTC))).one()
+    return None if found is None else found.timestamp()

@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.chaos.books import first_flow_after
+from tests.chaos.books import first_delivery_after, first_step_after
 from tests.chaos.faults import SCENARIOS, Fault, Injector, Windows
 from tests.chaos.load import Plan, Producer, plan_load
 from tests.chaos.progress import Arrivals, acknowledged_before, promises, until_caught_up
@@ -157,12 +157,19 @@ async def _watch(site: Site, arrivals: Arrivals, plan: Plan, fault: Fault) -> No
 
 
 async def _first_flow(site: Site, fault: Fault) -> None:
-    """Measure when work was first seen flowing after the fault (filled into `fault`)."""
+    """Measure when work was first seen flowing after the fault (filled into `fault`): for
+    an API, the relay delivering a call; for a worker, an email sent or a lead's step
+    recorded; for the rest, any of those."""
     assert site.store is not None
+    store, up = site.store, fault.up
+    relay = fault.scenario != "worker-kill"
+    worker = fault.scenario != "api-kill"
     while fault.first_flow is None:
-        mail = next((d.at for d in site.smtp.deliveries if d.at > fault.up), None)
-        stored = await asyncio.to_thread(first_flow_after, site.store, fault.up)
-        found = [at for at in (mail, stored) if at is not None]
+        found = [at for at in (
+            next((d.at for d in site.smtp.deliveries if d.at > up), None) if worker else None,
+            await asyncio.to_thread(first_step_after, store, up) if worker else None,
+            await asyncio.to_thread(first_delivery_after, store, up) if relay else None)
+            if at is not None]
         if found:
             fault.first_flow = min(found)
             return
