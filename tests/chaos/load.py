@@ -56,7 +56,6 @@ class Call:
     due: float  # seconds after the load starts
     body: dict[str, Any]
     event: str | None = None  # the event type a track call becomes
-    sent_at: float | None = None  # seconds since the epoch, first attempt
     acked_at: float | None = None  # seconds since the epoch
     attempts: int = 0
     refused: str | None = None  # a 4xx that retrying cannot fix: the producer's bug or ours
@@ -168,7 +167,6 @@ class Producer:
         self.plan, self.urls, self.write_key = plan, list(urls), write_key
         self.batch_share, self.give_up = batch_share, give_up
         self.answers = Answers()
-        self.started_at: float | None = None  # seconds since the epoch
         self.batches_in_flight = 0
         self._in_flight: dict[int, float] = {}  # request → when it was sent
         self._stopping = False
@@ -182,11 +180,6 @@ class Producer:
     def acknowledged(self) -> list[Call]:
         """Calls some API answered with a 2xx."""
         return [call for call in self.plan.calls if call.acked_at is not None]
-
-    @property
-    def unacknowledged(self) -> list[Call]:
-        """Calls no API has acknowledged (yet)."""
-        return [call for call in self.plan.calls if call.acked_at is None]
 
     def stop(self) -> None:
         """Start no more leads: calls of leads already identified still go out."""
@@ -205,7 +198,6 @@ class Producer:
     async def run(self) -> None:
         """Send every call at its time (until stopped: then only those of leads already
         identified) and wait until each is acknowledged or given up."""
-        self.started_at = time.time()
         begun = time.monotonic()
         sending: list[asyncio.Task[None]] = []
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT, transport=self._transport,
@@ -261,7 +253,6 @@ class Producer:
         now = time.time()
         for call in calls:
             call.attempts += 1
-            call.sent_at = call.sent_at or now
         started = time.monotonic()
         self.batches_in_flight += len(calls) > 1
         request = id(calls)

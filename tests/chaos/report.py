@@ -80,6 +80,9 @@ def report(run: ChaosRun) -> str:
         notes.append(f"doubled: {_first(t.duplicates)}")
     if t.missing_emails:
         notes.append(f"owed, never sent: {_first(t.missing_emails)}")
+    if not run.drained and run.unsettled:
+        notes.append("not settled when the drain gave up: " + _first(
+            f"{lead} ({why})" for lead, why in run.unsettled.items()))
     if t.stuck:
         notes.append("stuck: " + _first(f"{lead} ({why})" for lead, why in t.stuck.items()))
     for fault in run.faults:
