@@ -156,7 +156,10 @@ class Injector:
 
     async def _lock(self) -> Fault:
         seconds = self.windows.lock
-        taken, released = await self.site.hold_write_lock(seconds)
+        # A request the moment the lock is held: it must be answered 503 once the API's
+        # database wait runs out (while the lock still holds, given a window longer than
+        # the wait), however the load falls.
+        taken, released = await self.site.hold_write_lock(seconds, self.producer.probe)
         await _until(lambda: self.producer.answered_before(released), ANSWER_WAIT)
         during = self.producer.answers.between(taken, released)
         statuses = ", ".join(f"{status} ×{n}" for status, n in sorted(

@@ -170,6 +170,9 @@ class Producer:
         self.batches_in_flight = 0
         self._in_flight: dict[int, float] = {}  # request → when it was sent
         self._stopping = False
+        self._probes = 0
+        self._begun = time.monotonic()
+        self._probing: list[asyncio.Task[None]] = []
         self._limit = asyncio.Semaphore(concurrency)
         self._next_api = itertools.cycle(range(len(self.urls)))
         self._rng = random.Random(seed)
@@ -185,6 +188,23 @@ class Producer:
         """Start no more leads: calls of leads already identified still go out."""
         self._stopping = True
 
+    def probe(self) -> Call | None:
+        """Send a ping now, for the lead identified last (None before any was): a request
+        that is sure to meet whatever the API is going through right now."""
+        started = [call.lead for call in self.plan.calls
+                   if call.kind == "identify" and call.acked_at is not None]
+        if not started or self._http is None:
+            return None
+        lead = started[-1]
+        self._probes += 1
+        message_id = f"{lead}:probe:{self._probes}"
+        call = Call(message_id, lead, "track", time.monotonic() - self._begun, {
+            "userId": lead, "messageId": message_id, "event": PING,
+            "properties": {"probe": self._probes}}, event=PING)
+        self.plan.calls.append(call)
+        self._probing.append(asyncio.create_task(self._deliver([call], self._begun)))
+        return call
+
     def answered_before(self, moment: float) -> bool:
         """Whether every request sent before `moment` (seconds since the epoch) has been
         answered (or has failed)."""
@@ -198,7 +218,7 @@ class Producer:
     async def run(self) -> None:
         """Send every call at its time (until stopped: then only those of leads already
         identified) and wait until each is acknowledged or given up."""
-        begun = time.monotonic()
+        begun = self._begun = time.monotonic()
         sending: list[asyncio.Task[None]] = []
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT, transport=self._transport,
                                      limits=httpx.Limits(max_keepalive_connections=8)) as http:
@@ -226,6 +246,7 @@ class Producer:
                     batch = []
                 await asyncio.sleep(0.02)
             await asyncio.gather(*sending)
+            await asyncio.gather(*self._probing)
             self._http = None
 
     async def _deliver(self, calls: list[Call], begun: float) -> None:

@@ -19,6 +19,7 @@ import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,13 +246,22 @@ class Site:
 
     # --- the database ---------------------------------------------------------------------
 
-    async def hold_write_lock(self, seconds: float) -> tuple[float, float]:
+    async def hold_write_lock(self, seconds: float,
+                              taken: Callable[[], object] | None = None
+                              ) -> tuple[float, float]:
         """Another connection holds the write lock the API needs for `seconds` (SQLite:
         BEGIN IMMEDIATE; PostgreSQL: an exclusive lock on the tables the API writes);
-        when it was taken and released."""
+        `taken` is called (on this loop) once it holds it. When it was taken and
+        released."""
+        loop = asyncio.get_running_loop()
+
+        def held() -> None:
+            if taken is not None:
+                loop.call_soon_threadsafe(taken)
+
         if self.sqlite_file is not None:
-            return await asyncio.to_thread(_hold_sqlite, self.sqlite_file, seconds)
-        return await asyncio.to_thread(_hold_postgres, self.database_url, seconds)
+            return await asyncio.to_thread(_hold_sqlite, self.sqlite_file, seconds, held)
+        return await asyncio.to_thread(_hold_postgres, self.database_url, seconds, held)
 
 
 def socket_owners(ports: set[int], pids: list[int]) -> set[int]:
@@ -290,11 +300,13 @@ async def upgrade_database(url: str, log: Path) -> None:
         raise ProcessDown(f"nurture db upgrade exited with {code}:\n{log.read_text()[-2000:]}")
 
 
-def _hold_sqlite(path: Path, seconds: float) -> tuple[float, float]:
+def _hold_sqlite(path: Path, seconds: float, held: Callable[[], None]
+                 ) -> tuple[float, float]:
     connection = sqlite3.connect(path, timeout=60, isolation_level=None)
     try:
         connection.execute("BEGIN IMMEDIATE")
         taken = time.time()
+        held()
         time.sleep(seconds)
         connection.execute("ROLLBACK")
         return taken, time.time()
@@ -302,12 +314,14 @@ def _hold_sqlite(path: Path, seconds: float) -> tuple[float, float]:
         connection.close()
 
 
-def _hold_postgres(url: str, seconds: float) -> tuple[float, float]:
+def _hold_postgres(url: str, seconds: float, held: Callable[[], None]
+                   ) -> tuple[float, float]:
     engine = create_engine(parse_database_url(url))
     try:
         with engine.connect() as connection:  # the lock lasts until the rollback
             connection.execute(text(f"LOCK TABLE {', '.join(API_TABLES)} IN EXCLUSIVE MODE"))
             taken = time.time()
+            held()
             time.sleep(seconds)
             connection.rollback()
         return taken, time.time()

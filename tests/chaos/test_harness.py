@@ -5,6 +5,7 @@ be trusted to fail when the engine does."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from email.message import EmailMessage
 from typing import Any
@@ -89,6 +90,22 @@ async def test_the_producer_retries_each_call_until_an_api_acknowledges_it() -> 
     assert producer.answers.statuses == {"503": len(seen), "ConnectError": len(seen),
                                          "200": len(seen)}
     assert producer.answers.retry_after == len(seen)
+
+
+async def test_a_probe_goes_out_at_once_for_a_lead_already_identified() -> None:
+    plan = plan_load(2, 1.0, bad_share=0, follow_within=1.0)
+    producer = Producer(plan, ["http://api"], "key", batch_share=0, transport=httpx.MockTransport(
+        lambda request: httpx.Response(200, json={"success": True})))
+    assert producer.probe() is None  # nobody identified yet
+    running = asyncio.create_task(producer.run())
+    async with asyncio.timeout(30):
+        while not any(c.kind == "identify" and c.acked_at for c in plan.calls):
+            await asyncio.sleep(0.01)
+    probe = producer.probe()
+    await running
+
+    assert probe is not None and probe in plan.calls and probe.acked_at is not None
+    assert probe.lead in {c.lead for c in plan.calls if c.kind == "identify" and c.acked_at}
 
 
 def test_an_acknowledged_call_missing_from_the_ledger_or_its_workflow_is_counted() -> None:
