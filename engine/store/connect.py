@@ -65,11 +65,19 @@ def connect(url: str, *, durable: bool = True, busy_wait: float = BUSY_WAIT) -> 
 
     `durable=False` is for a scratch SQLite file nobody keeps (a simulation's): a commit
     does not wait for the disk (`synchronous=OFF`), so a crash of the machine may lose it.
-    `busy_wait`: seconds a SQLite write waits for another connection's write lock before
-    failing with "database is locked" (the API waits less than the worker, and answers
-    503). Neither changes anything on PostgreSQL or in memory.
+    `busy_wait`: seconds a write waits for a lock another connection holds before failing
+    (SQLite: "database is locked"; PostgreSQL: its `lock_timeout`, "canceling statement due
+    to lock timeout"): the API waits less than the worker, and answers 503. `durable`
+    changes nothing on PostgreSQL, neither does anything in memory.
     """
     parsed = parse_database_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        # Before the URL's own options, so a lock_timeout there wins.
+        given = parsed.query.get("options") or ""
+        given = " ".join(given) if isinstance(given, tuple) else given
+        wait = f"-c lock_timeout={max(1, round(busy_wait * 1000))}"
+        parsed = parsed.update_query_dict({"options": f"{wait} {given}".strip()})
+        return create_engine(parsed, pool_pre_ping=True)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True)
     connect_args: dict[str, Any] = {"check_same_thread": False}

@@ -3,14 +3,20 @@ instead of hanging, and the retried call is stored once the lock is gone."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
 import time
 from pathlib import Path
 
 import httpx
+import pytest
+from sqlalchemy import create_engine, text
 
 from engine.settings import Settings
 from engine.store import Store
+from engine.store.connect import scratch_schema
+from tests.engine.store.conftest import POSTGRES_MISSING, POSTGRES_URL_VARIABLE
 from worker.serve import build_app
 
 CALL = {"userId": "ana", "event": "Pricing Page Viewed", "messageId": "locked-1"}
@@ -38,3 +44,31 @@ async def test_a_held_write_lock_gets_a_503_with_retry_after_not_a_hang(
     assert taken.status_code == 200
     with Store(url) as store:
         assert [row.message_id for row in store.pending_inbound()] == ["locked-1"]
+
+
+@pytest.mark.postgres
+async def test_a_postgresql_table_lock_also_gets_a_503_after_a_bounded_wait() -> None:
+    server = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not server:
+        pytest.skip(POSTGRES_MISSING)
+    with scratch_schema(server, "lock_test") as url:
+        Store(url, upgrade=True).dispose()
+        app = build_app(Settings(database_url=url, write_keys="key", api_database_wait=0.5))
+        locker = create_engine(url)
+        held = locker.connect()
+        held.begin()
+        held.execute(text("LOCK TABLE inbound IN EXCLUSIVE MODE"))  # a writer holds it
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://api") as http:
+            try:  # before the lock had a bound, the request waited as long as it was held
+                refused = await asyncio.wait_for(
+                    http.post("/v1/track", json=CALL, auth=("key", "")), 60)
+            finally:
+                held.rollback()
+                held.close()
+            taken = await http.post("/v1/track", json=CALL, auth=("key", ""))
+        locker.dispose()
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "2"
+        assert taken.status_code == 200
+        with Store(url) as store:
+            assert [row.message_id for row in store.pending_inbound()] == ["locked-1"]
