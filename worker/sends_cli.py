@@ -57,7 +57,8 @@ def list_unknown(
         typer.echo(json.dumps({"total": total, "sends": [
             {"key": r.key, "lead_id": r.lead_id, "to": r.to_address, "template": r.template,
              "subject": r.subject, "message_id": r.message_id,
-             "claimed_at": r.created_at.isoformat(), "resendable": bool(r.message)}
+             "claimed_at": r.created_at.isoformat(), "why": r.error,
+             "resendable": bool(r.message)}
             for r in rows]}, indent=2))
         return
     if not rows:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,6 +63,10 @@ def _doc(batch: bool) -> dict[str, Any]:
         "schema": schema}}}}
 
 
+ACCEPT_SLACK = 2.0
+"""Seconds a call may wait for a database thread and connection besides the lock wait."""
+
+
 def _database_down() -> Refused:
     return Refused(503, "the database is unavailable; retry shortly", retry_after=2)
 
@@ -97,8 +102,13 @@ async def _ingest(request: Request, kind: str | None) -> dict[str, bool]:
         except PayloadError as err:
             raise refused_from(err) from None
         try:
-            await ctx.accept(messages)
-        except SQLAlchemyError:
+            # The store's lock wait bounds one write; this bounds the whole call, also when
+            # many calls queue for the database's threads and connections behind a held
+            # lock. A write that lands after the 503 is harmless: the producer's retry
+            # carries the same messageId, which the ledger keeps once.
+            await asyncio.wait_for(ctx.accept(messages),
+                                   settings.api_database_wait + ACCEPT_SLACK)
+        except (SQLAlchemyError, TimeoutError):
             raise _database_down() from None
         return {"success": True}
     finally:

@@ -24,7 +24,7 @@ from engine.errors import (
     PermanentDeliveryError,
 )
 from engine.mail import MAIL_POLICY, MailTransport
-from engine.store import OUTCOME_UNKNOWN, SendClaim, Store
+from engine.store import CONNECTION_LOST, SendClaim, Store
 
 log = logging.getLogger("nurture.delivery")
 
@@ -48,7 +48,7 @@ class LedgerHandover:
             status, text = "sent", None
         elif isinstance(error, OutcomeUnknownError):
             log.error("email %r: %s", self.key, error)
-            status, text = "failed", OUTCOME_UNKNOWN
+            status, text = "failed", CONNECTION_LOST
         elif isinstance(error, PermanentDeliveryError):
             status, text = "failed", str(error)
         else:

@@ -19,7 +19,7 @@ from engine.store.connect import EXPECTED_FORMS, mask_password, parse_database_u
 from engine.store.database import Store
 from engine.store.inbound import Inbound, LeadDelivery
 from engine.store.sales import SalesTaskView
-from engine.store.sends import OUTCOME_UNKNOWN, SendClaim
+from engine.store.sends import CONNECTION_LOST, OUTCOME_UNKNOWN, SendClaim
 from engine.store.tables import (
     EmailSendRow,
     EventRow,
@@ -52,6 +52,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "EXPECTED_FORMS",
+    "CONNECTION_LOST",
     "OUTCOME_UNKNOWN",
     "EmailSendRow",
     "EventRow",

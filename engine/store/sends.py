@@ -23,8 +23,13 @@ from engine.store.timestamps import as_utc
 SendClaim = Literal["send", "done", "unknown"]
 """What `begin_send` tells the caller to do: send now, nothing, or nothing (crashed)."""
 
-OUTCOME_UNKNOWN = "outcome unknown: cut off while the message went out; not resent"
-"""The error of a send that a crash or a lost connection cut off while the message went out."""
+OUTCOME_UNKNOWN = ("outcome unknown: the sending process stopped while the message went "
+                   "out; not resent")
+"""The error of a send whose attempt died (a killed worker) while its message went out."""
+
+CONNECTION_LOST = ("outcome unknown: the connection to the mail server was lost while the "
+                   "message went out; not resent")
+"""The error of a send whose SMTP connection dropped before the server answered it."""
 
 _FINISHED = frozenset({SendStatus.SENT, SendStatus.FAILED, SendStatus.SKIPPED})
 
@@ -193,6 +198,6 @@ class EmailSendLedger(TableAccess):
 
 
 def _unknown() -> Any:
-    """Where a send's outcome is unknown."""
+    """Where a send's outcome is unknown (either way it came to be)."""
     return (col(EmailSendRow.status) == SendStatus.FAILED.value) & (
-        col(EmailSendRow.error) == OUTCOME_UNKNOWN)
+        col(EmailSendRow.error).in_([OUTCOME_UNKNOWN, CONNECTION_LOST]))

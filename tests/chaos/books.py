@@ -16,7 +16,7 @@ from sqlmodel import Session, col, func, select
 
 from engine.runtime.notices import NOTICE_TEMPLATE
 from engine.store import Store
-from engine.store.sends import OUTCOME_UNKNOWN
+from engine.store.sends import CONNECTION_LOST, OUTCOME_UNKNOWN
 from engine.store.tables import EmailSendRow, InboundRow, LeadRow, SalesTaskRow, SendStatus
 
 UNFINISHED = frozenset({SendStatus.SENDING.value, SendStatus.RETRY.value})
@@ -39,6 +39,11 @@ class Send:
     def outcome_unknown(self) -> bool:
         """The sender died mid-SMTP and the engine chose not to send it again."""
         return self.error == OUTCOME_UNKNOWN
+
+    @property
+    def connection_lost(self) -> bool:
+        """The SMTP connection dropped mid-message (an outage), so it was not sent again."""
+        return self.error == CONNECTION_LOST
 
     @property
     def unfinished(self) -> bool:

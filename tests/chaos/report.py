@@ -43,12 +43,14 @@ def report(run: ChaosRun) -> str:
         f"slowest 503 {answers.slow_refusals:.1f} s.",
         "",
         "| emails delivered | unique Message-IDs | duplicates by Message-ID | unique "
-        "(lead, template) | duplicates by (lead, template) | outcome unknown (of which "
+        "(lead, template) | duplicates by (lead, template) | outcome unknown: worker "
+        "stopped (of which delivered) | outcome unknown: SMTP connection dropped (of which "
         "delivered) | owed, never sent |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| {t.delivered} | {t.unique_message_ids} | {t.duplicate_message_ids} | "
         f"{t.unique_lead_templates} | {t.duplicate_lead_templates} | {t.outcome_unknown} "
-        f"({t.unknown_but_delivered}) | {len(t.missing_emails)} |",
+        f"({t.unknown_but_delivered}) | {t.connection_lost} ({t.lost_but_delivered}) | "
+        f"{len(t.missing_emails)} |",
         "",
         "SMTP refusals: " + (", ".join(f"{code} ×{n}" for code, n in
                                        sorted(run.smtp_refused.items())) or "none") + ".",

@@ -8,8 +8,10 @@
   by its recipient and subject.
 - sales tasks: escalations, and a lead's second escalation as a duplicate (the playbook
   hands each lead over once; a second demo request finds its task open).
-- outcome unknown: send rows the engine marked "outcome unknown" (the sender died mid-SMTP
-  and the email is never sent again), and how many of those did reach the server.
+- outcome unknown: send rows the engine marked "outcome unknown" because the sender died
+  mid-SMTP (held to one per worker kill), apart from those whose SMTP connection dropped
+  mid-message (an outage); neither is sent again; and how many of each did reach the
+  server.
 - stuck: leads not where their calls lead, or whose workflow has an activity failing again
   and again or a workflow task that keeps failing.
 """
@@ -59,6 +61,8 @@ class Tally:
     duplicate_tasks: int = 0
     outcome_unknown: int = 0
     unknown_but_delivered: int = 0
+    connection_lost: int = 0  # outcome unknown because the SMTP connection dropped
+    lost_but_delivered: int = 0
     stuck: dict[str, str] = field(default_factory=dict)
     missing_emails: list[str] = field(default_factory=list)
     phases: Counter[str] = field(default_factory=Counter)
@@ -138,6 +142,9 @@ def count_emails(tally: Tally, plan: Plan, books: Books, deliveries: list[Delive
     unknown = [send for send in books.sends if send.outcome_unknown]
     tally.outcome_unknown = len(unknown)
     tally.unknown_but_delivered = sum(1 for send in unknown if by_id[send.message_id])
+    dropped = [send for send in books.sends if send.connection_lost]
+    tally.connection_lost = len(dropped)
+    tally.lost_but_delivered = sum(1 for send in dropped if by_id[send.message_id])
 
 
 def count_calls(tally: Tally, producer: Producer, books: Books,
@@ -166,7 +173,8 @@ def count_leads(tally: Tally, books: Books, promised: dict[str, Promise],
     tally.escalations = sum(len(tasks) for tasks in books.escalations.values())
     tally.duplicate_tasks = sum(len(tasks) - 1 for tasks in books.escalations.values()
                                 if len(tasks) > 1)
-    unknown = {(send.lead, send.template) for send in books.sends if send.outcome_unknown}
+    unknown = {(send.lead, send.template) for send in books.sends
+               if send.outcome_unknown or send.connection_lost}
     for lead, promise in promised.items():
         position = books.positions.get(lead)
         tally.phases[position.phase if position else "not registered"] += 1

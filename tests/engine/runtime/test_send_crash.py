@@ -14,7 +14,7 @@ from engine.leads import LeadProfile
 from engine.mail import SMTPTransport
 from engine.runtime.models import SendEmailInput
 from engine.settings import Settings
-from engine.store import OUTCOME_UNKNOWN, Store
+from engine.store import CONNECTION_LOST, OUTCOME_UNKNOWN, Store
 from tests.engine.mail.conftest import LocalSMTPServer, RecordingSMTPHandler
 from worker.assembly import build_activities
 
@@ -86,6 +86,7 @@ async def test_a_crash_leaves_only_the_message_on_the_wire_unknown() -> None:
     assert sorted(r.status for r in results) == ["sent"] * 4 + ["unknown"]
     unknown = store.unknown_sends()
     assert len(unknown) == 1 and unknown[0].message  # kept for an operator's re-send
+    assert unknown[0].error == OUTCOME_UNKNOWN  # the worker stopped mid-message
     ids = [m.split(b"Message-ID: ", 1)[1].split(b"\r\n", 1)[0] for m in handler.messages]
     assert len(ids) == len(set(ids))  # nothing went out twice
     assert all(row.message is None for row in _rows(store) if row.status == "sent")
@@ -107,8 +108,9 @@ async def test_a_connection_lost_while_the_message_goes_out_is_unknown_not_retri
     assert result.status == "unknown" and "may have been delivered" in (result.detail or "")
     assert again.status == "already_sent"  # never sent a second time
     row = store.get_send(send.key)
-    assert row is not None and (row.status, row.error) == ("failed", OUTCOME_UNKNOWN)
+    assert row is not None and (row.status, row.error) == ("failed", CONNECTION_LOST)
     assert handler.on_wire == 1
+    assert [r.key for r in store.unknown_sends()] == [send.key]  # listed for the operator
     store.dispose()
 
 

@@ -9,6 +9,7 @@ def test_the_front_door_lists_every_public_name() -> None:
     assert sorted(engine.store.__all__) == sorted(
         [
             "EXPECTED_FORMS",
+            "CONNECTION_LOST",
             "OUTCOME_UNKNOWN",
             "EmailSendRow",
             "EventRow",
