@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -57,9 +58,18 @@ def build_app(settings: Settings, store: Store | None = None) -> FastAPI:
     return create_app(settings, store=store, playbook=playbook, relay=relay)
 
 
+API_THREADS = 64
+"""Threads for the API's database calls (each waits at most the database wait)."""
+
+
 async def serve_api(settings: Settings, *, host: str | None = None, port: int | None = None,
                     ready: asyncio.Event | None = None) -> None:
     """Serve the API until cancelled; `ready` is set once the port accepts connections."""
+    # Every database call runs in a thread. Python's default pool (cores + 4 threads) is
+    # used up by a handful of writes waiting for a held lock, and calls then wait for a
+    # thread, not the lock, past the database wait: give the API enough for its calls.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=API_THREADS, thread_name_prefix="nurture-api"))
     store = open_store(settings, api=True)
     config = uvicorn.Config(build_app(settings, store), host=host or settings.api_host,
                             port=port or settings.api_port, log_level="warning",

@@ -81,9 +81,10 @@ async def _ingest(request: Request, kind: str | None) -> dict[str, bool]:
         key = header_key(request)
         if key is not None:
             check_key(key, settings.write_key_list)
+        budget = settings.api_database_wait + ACCEPT_SLACK
         try:
-            backlog = await ctx.backlog()
-        except SQLAlchemyError:
+            backlog = await asyncio.wait_for(ctx.backlog(), budget)
+        except (SQLAlchemyError, TimeoutError):
             raise _database_down() from None
         if backlog >= settings.ingest_backlog_limit:
             raise Refused(503, "the delivery backlog is full; retry shortly", retry_after=5)
@@ -106,8 +107,7 @@ async def _ingest(request: Request, kind: str | None) -> dict[str, bool]:
             # many calls queue for the database's threads and connections behind a held
             # lock. A write that lands after the 503 is harmless: the producer's retry
             # carries the same messageId, which the ledger keeps once.
-            await asyncio.wait_for(ctx.accept(messages),
-                                   settings.api_database_wait + ACCEPT_SLACK)
+            await asyncio.wait_for(ctx.accept(messages), budget)
         except (SQLAlchemyError, TimeoutError):
             raise _database_down() from None
         return {"success": True}

@@ -77,7 +77,8 @@ def connect(url: str, *, durable: bool = True, busy_wait: float = BUSY_WAIT) -> 
         given = " ".join(given) if isinstance(given, tuple) else given
         wait = f"-c lock_timeout={max(1, round(busy_wait * 1000))}"
         parsed = parsed.update_query_dict({"options": f"{wait} {given}".strip()})
-        return create_engine(parsed, pool_pre_ping=True)
+        # Waiting for a free connection is bounded like waiting for a lock.
+        return create_engine(parsed, pool_pre_ping=True, pool_timeout=busy_wait)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True)
     connect_args: dict[str, Any] = {"check_same_thread": False}
@@ -85,7 +86,9 @@ def connect(url: str, *, durable: bool = True, busy_wait: float = BUSY_WAIT) -> 
         # One shared connection, or every session would see its own empty database.
         return create_engine(parsed, connect_args=connect_args, poolclass=StaticPool)
     # Writers queue behind each other's short transactions instead of failing at once.
-    engine = create_engine(parsed, connect_args={**connect_args, "timeout": busy_wait})
+    # Connections to a file are cheap: enough that calls wait for the lock, not for one.
+    engine = create_engine(parsed, connect_args={**connect_args, "timeout": busy_wait},
+                           pool_size=10, max_overflow=54, pool_timeout=busy_wait)
     event.listen(engine, "connect", _use_write_ahead_log if durable else _use_scratch_file)
     return engine
 

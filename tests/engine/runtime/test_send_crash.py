@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from temporalio.testing import ActivityEnvironment
@@ -62,8 +63,14 @@ async def until(check: Any, timeout: float = 30) -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_a_crash_leaves_only_the_message_on_the_wire_unknown() -> None:
-    store, handler = Store.temporary(), HoldingHandler()
+def file_store(folder: Path) -> Store:
+    """A store on a file, as a worker has: five sends claim at once from five threads
+    (an in-memory store shares one connection, which is not for concurrent use)."""
+    return Store(f"sqlite:///{folder / 'nurture.db'}", upgrade=True)
+
+
+async def test_a_crash_leaves_only_the_message_on_the_wire_unknown(tmp_path: Path) -> None:
+    store, handler = file_store(tmp_path), HoldingHandler()
     inputs = sends(5)
     with serve(handler) as server:
         transport = SMTPTransport("127.0.0.1", server.port, timeout=30)
@@ -93,8 +100,9 @@ async def test_a_crash_leaves_only_the_message_on_the_wire_unknown() -> None:
     store.dispose()
 
 
-async def test_a_connection_lost_while_the_message_goes_out_is_unknown_not_retried() -> None:
-    store, handler = Store.temporary(), HoldingHandler()
+async def test_a_connection_lost_while_the_message_goes_out_is_unknown_not_retried(
+        tmp_path: Path) -> None:
+    store, handler = file_store(tmp_path), HoldingHandler()
     handler.cut = True
     handler.release.set()
     (send,) = sends(1)
