@@ -48,6 +48,7 @@ from engine.store.tables import ContactRow
 log = logging.getLogger("nurture.relay")
 
 LEASE = "relay"
+TEMPORAL_RETRY_MAX = 2.0  # seconds between two attempts while Temporal is unreachable
 LEASE_TTL = timedelta(seconds=6)
 """How long the relay's lease outlives its holder's last word: another API process's relay
 takes over within this after the holder dies on another machine (at once on the same
@@ -165,10 +166,14 @@ class Relay:
                     moved = await self.deliver_once()
                     pause = 0.5
                 except TemporalUnavailable as err:
+                    # Asking again is one cheap call: at most every 2 s, so delivery resumes
+                    # within 2 s of the server's return (not after a long backoff).
+                    if self.connected or pause == 0.5:
+                        log.warning("Temporal unreachable (%s); retrying every %.0fs until it "
+                                    "answers", err, TEMPORAL_RETRY_MAX)
                     self.connected = False
-                    log.warning("Temporal unreachable (%s); retrying in %.1fs", err, pause)
                     await asyncio.sleep(pause)
-                    pause = min(pause * 2, 15.0)
+                    pause = min(pause * 2, TEMPORAL_RETRY_MAX)
                     continue
                 except Exception:  # noqa: BLE001 - a database hiccup must not kill the relay
                     log.exception("relay pass failed; retrying in %.1fs", pause)
