@@ -32,7 +32,7 @@ from engine.mail import (
     sign_token,
     track_links,
 )
-from engine.runtime.delivery import deliver_once
+from engine.runtime.delivery import deliver_once, fail_unsendable
 from engine.runtime.models import (
     Done,
     JournalInput,
@@ -114,8 +114,8 @@ class NurtureActivities:
                               message_id=message_id, unsubscribe_url=url,
                               unsubscribe_mailto=mailto)
         except NurtureError as err:  # a bad address or setting: retrying cannot help
-            if await self._db(lambda: claim(None)) == "send":
-                await self._finish(input.key, "failed", str(err))
+            await fail_unsendable(self.store, key=input.key, when=self._when(),
+                                  error=str(err), claim=claim)
             return SendEmailResult(status="failed", subject=rendered.subject, detail=str(err))
         try:
             outcome = await deliver_once(self.store, self.transport, message, key=input.key,
@@ -143,11 +143,6 @@ class NurtureActivities:
     def _when() -> datetime:
         """When this attempt was scheduled: the time its outcome is recorded at."""
         return activity.info().current_attempt_scheduled_time
-
-    async def _finish(self, key: str, status: str, error: str | None = None) -> None:
-        when = self._when()
-        await self._db(lambda: self.store.finish_send(key, status=status, now=when,
-                                                      error=error))
 
     @activity.defn(name="suppress")
     async def suppress(self, input: SuppressInput) -> Done:

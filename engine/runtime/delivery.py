@@ -62,7 +62,7 @@ class LedgerHandover:
 
 
 async def deliver_once(store: Store, transport: MailTransport, message: EmailMessage, *,
-                       key: str, when: datetime, claim: Callable[[bytes], SendClaim]
+                       key: str, when: datetime, claim: Callable[[bytes | None], SendClaim]
                        ) -> Delivered:
     """Claim the send (`claim` is given the message's bytes to keep), send, settle.
 
@@ -84,6 +84,15 @@ async def deliver_once(store: Store, transport: MailTransport, message: EmailMes
             await handover.finish("retry", repr(err))
         raise
     return "sent" if went else "done"
+
+
+async def fail_unsendable(store: Store, *, key: str, when: datetime, error: str,
+                          claim: Callable[[bytes | None], SendClaim]) -> None:
+    """Record as failed a send whose message cannot even be composed (a bad address or
+    setting: retrying cannot help), unless an earlier attempt already settled it."""
+    if await asyncio.to_thread(claim, None) == "send":
+        await asyncio.to_thread(lambda: store.finish_send(key, status="failed", now=when,
+                                                          error=error))
 
 
 class ResendRefused(NurtureError):

@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.mail.render import RenderedEmail, TemplateRenderer
     from engine.mail.transport import MailTransport
     from engine.mail.webhook import deliver_webhook
-    from engine.runtime.delivery import deliver_once
+    from engine.runtime.delivery import deliver_once, fail_unsendable
     from engine.runtime.models import Done, TaskNoticeInput
     from engine.runtime.sales_webhook import (
         SalesWebhookWorkflow,
@@ -191,10 +191,7 @@ class NoticeActivities:
                                      message_id=message_id, date=input.now)
         except NurtureError as err:  # a bad address or setting: retrying cannot help
             activity.logger.error("sales notice %s not sent: %s", key, err)
-            detail = str(err)
-            if await self._db(lambda: claim(None)) == "send":
-                await self._db(lambda: self.store.finish_send(key, status="failed", now=when,
-                                                              error=detail))
+            await fail_unsendable(self.store, key=key, when=when, error=str(err), claim=claim)
             return Done(changed=False)
         try:
             outcome = await deliver_once(self.store, self.transport, message, key=key,

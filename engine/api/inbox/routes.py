@@ -196,15 +196,9 @@ async def answer(request: Request, task_id: str, action: str) -> Response:
     if action not in ACTIONS:
         return _page(ctx, "problem.html", 404, **chrome(ctx, *session),
                      title="Not found", message="There is no such page.")
-    try:
-        form = await _form(request)
-    except InvalidFeedback as err:
-        return _page(ctx, "problem.html", 413, **chrome(ctx, *session),
-                     title="Form too large", message=err.message)
-    if not csrf_matches(ctx, session[1], form):
-        return _page(ctx, "problem.html", 403, **chrome(ctx, *session),
-                     title="This form has expired",
-                     message="Nothing was changed. Reload the task and answer again.")
+    form = await _checked_form(request, ctx, session, "Reload the task and answer again.")
+    if isinstance(form, Response):
+        return form
     try:
         feedback = read_feedback(task_id, action, form)
         result = await ctx.desk.act(session[0], task_id, feedback)
@@ -218,15 +212,9 @@ async def answer(request: Request, task_id: str, action: str) -> Response:
 async def _dismiss(request: Request, ctx: ApiContext, session: tuple[Viewer, str],
                    task_id: str) -> Response:
     """Dismiss one of the viewer's alerts (the CSRF token required, like every answer)."""
-    try:
-        form = await _form(request)
-    except InvalidFeedback as err:
-        return _page(ctx, "problem.html", 413, **chrome(ctx, *session),
-                     title="Form too large", message=err.message)
-    if not csrf_matches(ctx, session[1], form):
-        return _page(ctx, "problem.html", 403, **chrome(ctx, *session),
-                     title="This form has expired",
-                     message="Nothing was changed. Reload the page and dismiss it again.")
+    form = await _checked_form(request, ctx, session, "Reload the page and dismiss it again.")
+    if isinstance(form, Response):
+        return form
     try:
         await ctx.desk.dismiss(session[0], task_id)
     except TaskNotFound:
@@ -240,6 +228,21 @@ async def _dismiss(request: Request, ctx: ApiContext, session: tuple[Viewer, str
                          else "/inbox?status=alerts")
     set_flash(ctx, response, "Alert dismissed: it is off your list of alerts.")
     return response
+
+
+async def _checked_form(request: Request, ctx: ApiContext, session: tuple[Viewer, str],
+                        again: str) -> dict[str, str] | Response:
+    """The posted form, bounded and carrying the session's CSRF token; or the problem page
+    to answer with (`again` says how to retry an expired form)."""
+    try:
+        form = await _form(request)
+    except InvalidFeedback as err:
+        return _page(ctx, "problem.html", 413, **chrome(ctx, *session),
+                     title="Form too large", message=err.message)
+    if not csrf_matches(ctx, session[1], form):
+        return _page(ctx, "problem.html", 403, **chrome(ctx, *session),
+                     title="This form has expired", message=f"Nothing was changed. {again}")
+    return form
 
 
 def _sentence(text: str) -> str:
